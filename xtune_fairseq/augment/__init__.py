@@ -1,0 +1,1 @@
+"""Cross-lingual augmentations as plain functions and small classes (no fairseq import)."""

@@ -1,0 +1,153 @@
+"""xtune-pipeline: the two-stage xTune recipe with fairseq-train, then evaluation.
+
+stage 1: task loss + lambda1 R1(D, A*), best checkpoint by mean dev accuracy over languages
+stage 2: restart from the pretrained model; task loss on D_A = D + A(D)
+         + lambda1 R1(D_A, A') + lambda2 R2 against the frozen stage-1 best checkpoint
+then:    per-language test accuracy of both stages (results.json, results.md)
+A stage whose folder holds DONE is skipped; an unfinished one resumes from checkpoint_last.pt.
+"""
+
+import argparse
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.errors import InputError
+from xtune_fairseq.recipes import RECIPES
+from xtune_fairseq.xlmr_dir import check_model_dir
+
+
+def count_lines(path):
+    with open(path, encoding="utf-8") as f:
+        return sum(1 for _ in f)
+
+
+def train_command(a, stage, save_dir, n_rows):
+    updates_per_epoch = math.ceil(n_rows / a.batch_size)
+    total = updates_per_epoch * a.epochs
+    cmd = [
+        sys.executable, "-m", "fairseq_cli.train", a.data,
+        "--user-dir", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "user_dir"),
+        "--task", "xtune_classification", "--arch", "xlmr_xtune", "--pretrained-dir", a.model_dir,
+        "--criterion", "xtune_consistency", "--kl-reduction", a.kl_reduction,
+        "--max-positions", str(a.max_positions), "--seed", str(a.seed),
+        "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-06", "--weight-decay", "0.01",
+        "--clip-norm", "0.0", "--lr-scheduler", "polynomial_decay", "--lr", str(a.lr),
+        "--total-num-update", str(total), "--warmup-updates", str(int(a.warmup_ratio * total)),
+        "--batch-size", str(a.batch_size), "--max-epoch", str(a.epochs), "--required-batch-size-multiple", "1",
+        "--save-dir", save_dir, "--no-epoch-checkpoints", "--best-checkpoint-metric", "avg_acc",
+        "--maximize-best-checkpoint-metric", "--log-format", "simple", "--log-interval", str(a.log_interval),
+        "--num-workers", "0", "--subword-ratio", str(a.subword_ratio), "--code-switch-ratio", str(a.code_switch_ratio),
+        "--noise-std", str(a.noise_std),
+    ]
+    if a.code_switch_dicts:
+        cmd += ["--code-switch-dicts", a.code_switch_dicts]
+    if stage == 1:
+        cmd += ["--r1-augmentation", a.a_star, "--r1-lambda", str(a.lambda1 if a.a_star != "none" else 0.0)]
+    else:
+        cmd += ["--data-augmentation", a.a, "--augmented-ratio", str(a.augmented_ratio),
+                "--r1-augmentation", a.a_prime, "--r1-lambda", str(a.lambda1 if a.a_prime != "none" else 0.0),
+                "--r2-lambda", str(a.lambda2), "--teacher-path", os.path.join(a.out, "stage1", "checkpoint_best.pt")]
+    if a.cpu:
+        cmd.append("--cpu")
+    return cmd + shlex.split(a.fairseq_args)
+
+
+def run_stage(a, stage, n_rows):
+    save_dir = os.path.join(a.out, f"stage{stage}")
+    done = os.path.join(save_dir, "DONE")
+    if os.path.isfile(done):
+        print(f"[xtune] stage {stage}: already finished ({done}), skipped", flush=True)
+        return
+    os.makedirs(save_dir, exist_ok=True)
+    cmd = train_command(a, stage, save_dir, n_rows)
+    log_path = os.path.join(save_dir, "train.log")
+    print(f"[xtune] stage {stage}: {n_rows} rows x {a.epochs} epochs; log {log_path}", flush=True)
+    with open(os.path.join(save_dir, "command.txt"), "w") as f:
+        f.write(shlex.join(cmd) + "\n")
+    start = time.time()
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        for line in proc.stdout:
+            log.write(line)
+            if "valid on" in line or "| ERROR |" in line or line.startswith("error:"):
+                print(f"[xtune] stage {stage}: " + line.split("| valid |")[-1].strip(), flush=True)
+        proc.wait()
+    if proc.returncode != 0:
+        tail = open(log_path).read().splitlines()[-15:]
+        raise InputError(f"stage {stage} training failed (exit {proc.returncode}); last lines of {log_path}:\n" + "\n".join(tail))
+    if not os.path.isfile(os.path.join(save_dir, "checkpoint_best.pt")):
+        raise InputError(f"stage {stage} wrote no checkpoint_best.pt in {save_dir} (no validation split?)")
+    with open(done, "w") as f:
+        f.write(f"{time.time() - start:.1f} seconds\n")
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-dir", required=True, help="pretrained XLM-R-format directory")
+    p.add_argument("--data", required=True, help="xtune-preprocess output (train, valid and test splits)")
+    p.add_argument("--out", required=True, help="run folder: stage1/, stage2/, results.json, results.md")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="xnli", help="preset from the paper's Tables 7-8")
+    for flag, help_ in (("--a-star", "A*: R1 view in stage 1"), ("--a", "A: data augmentation of stage 2"),
+                        ("--a-prime", "A': R1 view in stage 2")):
+        p.add_argument(flag, choices=["none", "ss", "gn", "cs", "mt"], help=help_ + " (default: the recipe's)")
+    p.add_argument("--lambda1", type=float, help="weight of R1 (default: the recipe's)")
+    p.add_argument("--lambda2", type=float, help="weight of R2 (default: the recipe's)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
+    p.add_argument("--epochs", type=int, help="epochs per stage (default: the recipe's)")
+    p.add_argument("--stages", default="1,2", help="'1' for stage 1 only (plain fine-tuning with --recipe baseline)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--warmup-ratio", type=float, default=0.1)
+    p.add_argument("--max-positions", type=int, default=256)
+    p.add_argument("--augmented-ratio", type=float, default=1.0)
+    p.add_argument("--subword-ratio", type=float, default=0.3)
+    p.add_argument("--code-switch-ratio", type=float, default=0.3)
+    p.add_argument("--code-switch-dicts", default="", help="comma-separated en-XX.txt dictionaries")
+    p.add_argument("--noise-std", type=float, default=1e-5)
+    p.add_argument("--kl-reduction", choices=["batchmean", "authors_mean"], default="batchmean")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--log-interval", type=int, default=50)
+    p.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU exists")
+    p.add_argument("--eval-split", default="test")
+    p.add_argument("--fairseq-args", default="", help="extra fairseq-train flags, quoted")
+    a = p.parse_args(argv)
+    for key, value in RECIPES[a.recipe].items():
+        if getattr(a, key) is None:
+            setattr(a, key, value)
+    return a
+
+
+def run(a):
+    check_model_dir(a.model_dir)
+    train_meta = os.path.join(a.data, "meta", "train.jsonl")
+    if not os.path.isfile(train_meta):
+        raise InputError(f"{train_meta} not found: run xtune-preprocess first")
+    n = count_lines(train_meta)
+    stages = [int(s) for s in a.stages.split(",")]
+    os.makedirs(a.out, exist_ok=True)
+    if 1 in stages:
+        run_stage(a, 1, n)
+    if 2 in stages:
+        run_stage(a, 2, n + (int(round(a.augmented_ratio * n)) if a.a != "none" else 0))
+    from xtune_fairseq.cli.evaluate import evaluate, write_outputs
+
+    runs = [f"stage{s}={os.path.join(a.out, f'stage{s}', 'checkpoint_best.pt')}" for s in stages]
+    results = evaluate(runs, a.data, a.eval_split)
+    table = write_outputs(results, os.path.join(a.out, "results.json"), os.path.join(a.out, "results.md"))
+    print(table, flush=True)
+    return results
+
+
+def main(argv=None):
+    a = parse(argv)
+    return run_cli(lambda: run(a))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""xtune-preprocess: classification TSVs -> a fairseq data directory for xtune_classification.
+
+Layout written (sentence_prediction's, plus what per-epoch augmentation needs):
+  input0/, input1/   pieces binarized by fairseq-preprocess against the model's dict.txt
+  label/             labels binarized by fairseq-preprocess (label/dict.txt from train)
+  meta/SPLIT.jsonl   id, lang, raw sentences, label per example (views are re-sampled from it)
+  meta/translations.jsonl   translate-train sentences keyed by example id (optional)
+  sentencepiece.bpe.model, xtune.json (languages, labels, sentence pair or not)
+Everything is built in a temporary folder and renamed into place when complete.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+
+from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.data.readers import read_classification_tsv, read_translations
+from xtune_fairseq.errors import InputError
+from xtune_fairseq.xlmr_dir import check_model_dir
+
+SPLITS = ("train", "valid", "test")
+
+
+def _binarize(trainpref, validpref, testpref, destdir, srcdict, workers):
+    from fairseq import options
+    from fairseq_cli.preprocess import main as fairseq_preprocess
+
+    argv = ["--only-source", "--destdir", destdir, "--workers", str(workers), "--trainpref", trainpref]
+    if validpref:
+        argv += ["--validpref", validpref]
+    if testpref:
+        argv += ["--testpref", testpref]
+    if srcdict:
+        argv += ["--srcdict", srcdict]
+    fairseq_preprocess(options.get_preprocessing_parser().parse_args(argv))
+
+
+def preprocess(model_dir, dest, train, valid=None, test=None, translations=None, workers=1):
+    import sentencepiece as spm
+
+    check_model_dir(model_dir)
+    paths = {"train": train, "valid": valid, "test": test}
+    data = {"train": read_classification_tsv(train)}
+    labels = sorted({ex.label for ex in data["train"]})
+    for split in ("valid", "test"):
+        if paths[split]:
+            data[split] = read_classification_tsv(paths[split], labels=labels)
+    n_texts = len(data["train"][0].texts)
+    for split, examples in data.items():
+        if any(len(ex.texts) != n_texts for ex in examples):
+            raise InputError(f"{paths[split]}: {'sentence pairs' if n_texts == 2 else 'single sentences'} expected, as in {train}")
+    trans = read_translations(translations, data["train"]) if translations else None
+
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "sentencepiece.bpe.model"))
+    parent = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=".tmp-xtune-data-", dir=parent)
+    try:
+        raw = os.path.join(work, "raw")
+        os.makedirs(os.path.join(work, "meta"))
+        os.makedirs(raw)
+        for split, examples in data.items():
+            for k in range(n_texts):
+                with open(os.path.join(raw, f"{split}.input{k}"), "w", encoding="utf-8") as f:
+                    for ex in examples:
+                        f.write(" ".join(sp.encode(ex.texts[k], out_type=str)) + "\n")
+            with open(os.path.join(raw, f"{split}.label"), "w", encoding="utf-8") as f:
+                f.writelines(ex.label + "\n" for ex in examples)
+            _write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), examples)
+        if trans:
+            _write_jsonl(os.path.join(work, "meta", "translations.jsonl"), [t for ts in trans.values() for t in ts])
+
+        def pref(split, name):
+            return os.path.join(raw, f"{split}.{name}") if split in data else None
+
+        for k in range(n_texts):
+            _binarize(pref("train", f"input{k}"), pref("valid", f"input{k}"), pref("test", f"input{k}"),
+                      os.path.join(work, f"input{k}"), os.path.join(model_dir, "dict.txt"), workers)
+        _binarize(pref("train", "label"), pref("valid", "label"), pref("test", "label"),
+                  os.path.join(work, "label"), None, 1)
+        shutil.rmtree(raw)
+        shutil.copyfile(os.path.join(model_dir, "sentencepiece.bpe.model"), os.path.join(work, "sentencepiece.bpe.model"))
+        languages = sorted({ex.lang for examples in data.values() for ex in examples})
+        with open(os.path.join(work, "xtune.json"), "w") as f:
+            json.dump({"format": 1, "languages": languages, "labels": labels, "sentence_pair": n_texts == 2,
+                       "splits": sorted(data), "model_dir": os.path.abspath(model_dir)}, f, indent=1)
+        _replace_dir(work, dest)
+    finally:
+        if os.path.isdir(work):
+            shutil.rmtree(work)
+    return dest
+
+
+def _write_jsonl(path, examples):
+    with open(path, "w", encoding="utf-8") as f:
+        for ex in examples:
+            f.write(json.dumps({"id": ex.id, "lang": ex.lang, "texts": list(ex.texts), "label": ex.label},
+                               ensure_ascii=False) + "\n")
+
+
+def _replace_dir(new, dest):
+    """Swap `new` into `dest`; an existing `dest` stays whole until the new one is in place."""
+    os.chmod(new, 0o755)
+    old = None
+    if os.path.exists(dest):
+        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(os.path.abspath(dest)))
+        os.rmdir(old)
+        os.replace(dest, old)
+    os.replace(new, dest)
+    if old:
+        shutil.rmtree(old)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-dir", required=True, help="XLM-R-format directory (dict.txt, sentencepiece.bpe.model)")
+    p.add_argument("--train", required=True, help="TSV with header id, lang, sentence (or sentence1, sentence2), label")
+    p.add_argument("--valid", help="dev TSV, all languages (checkpoint selection)")
+    p.add_argument("--test", help="test TSV, all languages")
+    p.add_argument("--translations", help="translate-train TSV: id (of a train example), lang, sentence(s)")
+    p.add_argument("--dest", required=True, help="output data directory")
+    p.add_argument("--workers", type=int, default=1)
+    args = p.parse_args(argv)
+    return run_cli(lambda: print(preprocess(args.model_dir, args.dest, args.train, args.valid, args.test,
+                                            args.translations, args.workers)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

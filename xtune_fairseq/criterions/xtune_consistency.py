@@ -1,0 +1,160 @@
+"""`xtune_consistency`: task loss + lambda1 * R1 + lambda2 * R2 (paper 3.1.3)."""
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from fairseq import metrics
+from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+
+from xtune_fairseq.augment.gaussian_noise import rows_noise
+from xtune_fairseq.consistency import masked_sum, symmetric_kl, teacher_hard_ce, teacher_kl
+from xtune_fairseq.errors import InputError
+from xtune_fairseq.teacher import FrozenTeacher
+
+
+@dataclass
+class XtuneConsistencyConfig(FairseqDataclass):
+    classification_head_name: str = field(
+        default="sentence_classification_head", metadata={"help": "name of the classification head"}
+    )
+    regression_target: bool = field(default=False, metadata={"help": "unsupported; kept for sentence_prediction's config"})
+    r1_lambda: float = field(default=5.0, metadata={"help": "lambda1: weight of R1 (example consistency)"})
+    r2_lambda: float = field(default=0.0, metadata={"help": "lambda2: weight of R2 (model consistency); needs --teacher-path"})
+    r1_no_stopgrad: bool = field(
+        default=False, metadata={"help": "back-propagate through both sides of R1 (the paper's w/o stopgrad ablation)"}
+    )
+    teacher_path: Optional[str] = field(default=None, metadata={"help": "stage-1 checkpoint: the frozen teacher theta* of R2"})
+    r2_hard_labels: bool = field(default=False, metadata={"help": "R2 as cross-entropy on the teacher's argmax"})
+    r2_rows: ChoiceEnum(["all", "augmented"]) = field(
+        default="all", metadata={"help": "rows of D_A that R2 covers: all (the paper's formula) or the augmented copies"}
+    )
+    kl_reduction: ChoiceEnum(["batchmean", "authors_mean"]) = field(
+        default="batchmean",
+        metadata={"help": "batchmean: KL summed over labels, averaged over examples; authors_mean: also divided "
+                  "by the number of labels, as PyTorch's 'mean' in the authors' code (same lambdas as theirs)"},
+    )
+
+
+@register_criterion("xtune_consistency", dataclass=XtuneConsistencyConfig)
+class XtuneConsistencyCriterion(FairseqCriterion):
+    def __init__(self, cfg: XtuneConsistencyConfig, task):
+        super().__init__(task)
+        if cfg.regression_target:
+            raise InputError("xtune_consistency does not support --regression-target")
+        if cfg.r2_lambda > 0 and not cfg.teacher_path:
+            raise InputError("--r2-lambda > 0 needs --teacher-path (the stage-1 checkpoint)")
+        self.cfg = cfg
+        self.head = cfg.classification_head_name
+        self.languages = list(getattr(task, "languages", []))
+        # a plain attribute, not a submodule: the teacher stays out of state_dict and DDP
+        self._teacher = FrozenTeacher(cfg.teacher_path, task, self.head) if cfg.r2_lambda > 0 else None
+
+    def forward(self, model, sample, reduce=True):
+        tokens = sample["net_input"]["src_tokens"]
+        batch = tokens.size(0)
+        partner = sample.get("partner") if model.training and self.cfg.r1_lambda > 0 else None
+        noise_rows = sample.get("noise")
+        if partner is not None:  # both views in one forward pass
+            tokens = _cat_padded(tokens, partner["src_tokens"], self.padding_idx)
+            noise_rows = torch.cat([noise_rows, partner["noise"]])
+        noise = None
+        if model.training and noise_rows is not None and bool(noise_rows.any()):
+            dim = model.encoder.sentence_encoder.embed_tokens.embedding_dim
+            noise = rows_noise((tokens.size(0), tokens.size(1), dim), noise_rows,
+                               self.task.cfg.noise_std, self.task.cfg.noise_kind)
+        logits = model(tokens, features_only=True, classification_head_name=self.head, embedding_noise=noise)[0]
+        logits_in = logits[:batch]
+        n_labels = logits.size(-1)
+        kl_scale = 1.0 / n_labels if self.cfg.kl_reduction == "authors_mean" else 1.0
+
+        target = model.get_targets(sample, [logits_in]).view(-1)
+        lprobs = F.log_softmax(logits_in, dim=-1, dtype=torch.float32)
+        nll = F.nll_loss(lprobs, target, reduction="sum")
+        loss = nll
+        r1 = r2 = torch.zeros((), device=logits.device)
+        if partner is not None:
+            r1 = symmetric_kl(logits_in, logits[batch:], stop_gradient=not self.cfg.r1_no_stopgrad).sum()
+            loss = loss + self.cfg.r1_lambda * kl_scale * r1
+        if self._teacher is not None and model.training:
+            in_noise = None if noise is None else noise[:batch]
+            t_logits = self._teacher.logits(sample["net_input"]["src_tokens"], in_noise, like=logits_in)
+            rows = sample["is_aug"] if self.cfg.r2_rows == "augmented" else None
+            if self.cfg.r2_hard_labels:
+                r2 = masked_sum(teacher_hard_ce(t_logits, logits_in), rows)
+                loss = loss + self.cfg.r2_lambda * r2
+            else:
+                r2 = masked_sum(teacher_kl(t_logits, logits_in), rows)
+                loss = loss + self.cfg.r2_lambda * kl_scale * r2
+
+        correct = lprobs.argmax(-1) == target
+        logging_output = {
+            "loss": loss.data,
+            "nll_loss": nll.data,
+            "r1_loss": r1.data,
+            "r2_loss": r2.data,
+            "ntokens": sample["ntokens"],
+            "nsentences": batch,
+            "sample_size": batch,
+            "ncorrect": correct.sum().item(),
+        }
+        lang = sample.get("lang")
+        for i, name in enumerate(self.languages):  # every key on every rank: DDP sums dicts key by key
+            in_lang = (lang == i) if lang is not None else torch.zeros_like(correct)
+            logging_output[f"ncorrect_lang:{name}"] = (correct & in_lang).sum().item()
+            logging_output[f"nsentences_lang:{name}"] = in_lang.sum().item()
+        return loss, batch, logging_output
+
+    @staticmethod
+    def reduce_metrics(logging_outputs) -> None:
+        def total(key):
+            return sum(log.get(key, 0) for log in logging_outputs)
+
+        sample_size = total("sample_size")
+        if sample_size == 0:
+            return
+        for key in ("loss", "nll_loss", "r1_loss", "r2_loss"):
+            metrics.log_scalar(key, float(total(key)) / sample_size / math.log(2), sample_size, round=3)
+        nsentences = total("nsentences")
+        metrics.log_scalar("accuracy", 100.0 * total("ncorrect") / nsentences, nsentences, round=1)
+        langs = sorted({k.split(":", 1)[1] for log in logging_outputs for k in log if k.startswith("nsentences_lang:")})
+        seen = []
+        for name in langs:
+            n = total(f"nsentences_lang:{name}")
+            if n == 0:
+                continue
+            seen.append(name)
+            metrics.log_scalar_sum(f"_ncorrect_{name}", total(f"ncorrect_lang:{name}"))
+            metrics.log_scalar_sum(f"_n_{name}", n)
+            metrics.log_derived(f"acc_{name}", _lang_accuracy(name))
+        if seen:
+            metrics.log_derived("avg_acc", _average_accuracy)
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return True
+
+
+def _lang_accuracy(name):
+    def derive(meters):
+        return round(100.0 * meters[f"_ncorrect_{name}"].sum / max(meters[f"_n_{name}"].sum, 1), 2)
+
+    return derive
+
+
+def _average_accuracy(meters):
+    """The paper's checkpoint selection: mean dev accuracy over all languages."""
+    names = [k[len("_n_"):] for k in meters if k.startswith("_n_") and meters[k].sum > 0]
+    if not names:
+        return 0.0
+    return round(sum(100.0 * meters[f"_ncorrect_{n}"].sum / meters[f"_n_{n}"].sum for n in names) / len(names), 2)
+
+
+def _cat_padded(a: torch.Tensor, b: torch.Tensor, pad: int) -> torch.Tensor:
+    width = max(a.size(1), b.size(1))
+    a = F.pad(a, (0, width - a.size(1)), value=pad)
+    b = F.pad(b, (0, width - b.size(1)), value=pad)
+    return torch.cat([a, b])

@@ -1,0 +1,81 @@
+"""Readers for classification TSV files (training data and translate-train files)."""
+
+import csv
+import os
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from xtune_fairseq.errors import InputError
+
+TEXT_COLUMNS = (("sentence",), ("sentence1", "sentence2"))
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    lang: str
+    texts: Tuple[str, ...]  # one sentence, or a sentence pair
+    label: Optional[str] = None
+
+
+def read_classification_tsv(
+    path: str, labels: Optional[Sequence[str]] = None, require_label: bool = True
+) -> List[Example]:
+    """Reads a TSV with a header naming `id`, `lang`, `label` and `sentence` or
+    `sentence1` + `sentence2` (any order, extra columns ignored).
+
+    labels: when given, a label outside it is an error (evaluation sets, teachers).
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: file not found")
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    if not rows:
+        raise InputError(f"{path}: empty file; expected a header line such as 'id<TAB>lang<TAB>sentence<TAB>label'")
+    header = [h.strip() for h in rows[0]]
+    text_cols = next((c for c in reversed(TEXT_COLUMNS) if all(x in header for x in c)), None)
+    needed = ["id", "lang"] + (["label"] if require_label else [])
+    missing = [c for c in needed if c not in header]
+    if text_cols is None or missing:
+        raise InputError(
+            f"{path}:1: header must name id, lang, {'label, ' if require_label else ''}and sentence "
+            f"(or sentence1 and sentence2); got {header}"
+        )
+    col = {name: i for i, name in enumerate(header)}
+    allowed = set(labels) if labels is not None else None
+    out, seen = [], set()
+    for lineno, row in enumerate(rows[1:], 2):
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) != len(header):
+            raise InputError(f"{path}:{lineno}: expected {len(header)} tab-separated columns {header}, got {len(row)}")
+        texts = tuple(row[col[c]].strip() for c in text_cols)
+        if not all(texts):
+            raise InputError(f"{path}:{lineno}: empty sentence")
+        label = row[col["label"]].strip() if "label" in col else None
+        if require_label and not label:
+            raise InputError(f"{path}:{lineno}: empty label")
+        if allowed is not None and label is not None and label not in allowed:
+            raise InputError(f"{path}:{lineno}: unknown label {label!r}; expected one of {sorted(allowed)}")
+        ex_id = row[col["id"]].strip()
+        if ex_id in seen and require_label:
+            raise InputError(f"{path}:{lineno}: duplicate example id {ex_id!r}")
+        seen.add(ex_id)
+        out.append(Example(ex_id, row[col["lang"]].strip(), texts, label))
+    if not out:
+        raise InputError(f"{path}: no examples after the header")
+    return out
+
+
+def read_translations(path: str, examples: Sequence[Example]) -> Dict[str, List[Example]]:
+    """Translate-train file (same TSV layout, label optional) keyed by the source example's id."""
+    by_id = {ex.id: ex for ex in examples}
+    table: Dict[str, List[Example]] = {}
+    for tr in read_classification_tsv(path, require_label=False):
+        src = by_id.get(tr.id)
+        if src is None:
+            raise InputError(f"{path}: translation id {tr.id!r} matches no training example")
+        if len(tr.texts) != len(src.texts):
+            raise InputError(f"{path}: translation {tr.id!r} has {len(tr.texts)} sentences, its source {len(src.texts)}")
+        table.setdefault(tr.id, []).append(tr)
+    return table

@@ -1,0 +1,5 @@
+"""One exception type for user mistakes: the CLIs print its message, never a traceback."""
+
+
+class InputError(ValueError):
+    """Bad user input; the message names the file (and line) and what was expected."""

@@ -1,0 +1,40 @@
+"""Per-language scores, their average and the cross-lingual transfer gap (paper Table 9)."""
+
+from typing import Dict, List, Sequence
+
+
+def per_language_accuracy(langs: Sequence[str], preds: Sequence[int], golds: Sequence[int]) -> Dict[str, float]:
+    if not (len(langs) == len(preds) == len(golds)):
+        raise ValueError("langs, preds and golds must have the same length")
+    hit: Dict[str, List[int]] = {}
+    for lang, p, g in zip(langs, preds, golds):
+        hit.setdefault(lang, []).append(int(p == g))
+    return {lang: 100.0 * sum(v) / len(v) for lang, v in sorted(hit.items())}
+
+
+def summarize(scores: Dict[str, float], source: str = "en") -> Dict[str, object]:
+    """average over all languages; gap = source score minus the mean of the other languages."""
+    others = [v for k, v in scores.items() if k != source]
+    gap = scores[source] - sum(others) / len(others) if source in scores and others else None
+    return {
+        "per_language": dict(scores),
+        "average": sum(scores.values()) / len(scores) if scores else None,
+        "transfer_gap": gap,
+        "source_language": source,
+    }
+
+
+def markdown_table(results: Dict[str, Dict[str, object]], metric: str = "accuracy") -> str:
+    """One row per run: per-language scores, average and transfer gap."""
+    langs = sorted({lang for r in results.values() for lang in r["per_language"]})
+    head = ["run"] + langs + ["avg", "gap"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, r in results.items():
+        cells = [name] + [_fmt(r["per_language"].get(lang)) for lang in langs]
+        cells += [_fmt(r["average"]), _fmt(r["transfer_gap"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return f"{metric} per language; gap = {next(iter(results.values()))['source_language']} minus the mean of the others\n\n" + "\n".join(lines) + "\n"
+
+
+def _fmt(v):
+    return "-" if v is None else f"{v:.1f}"

@@ -1,0 +1,187 @@
+"""`xtune_classification`: sentence(-pair) classification whose training rows carry the
+views xTune needs (XNLI / PAWS-X shape). Data comes from `xtune-preprocess`."""
+
+import contextlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+from fairseq.data import (
+    ConcatSentencesDataset, PrependTokenDataset, SortDataset, data_utils,
+)
+from fairseq.data.shorten_dataset import maybe_shorten_dataset
+from fairseq.dataclass import ChoiceEnum
+from fairseq.tasks import register_task
+from fairseq.tasks.sentence_prediction import SentencePredictionConfig, SentencePredictionTask
+from omegaconf import OmegaConf, open_dict
+
+from xtune_fairseq.augment.code_switch import CodeSwitcher, load_muse_dictionaries
+from xtune_fairseq.augment.gaussian_noise import NOISE_KINDS
+from xtune_fairseq.augment.subword_sampling import SubwordSampler
+from xtune_fairseq.augment.views import AUGMENTATIONS, ViewMaker
+from xtune_fairseq.data.paired_views_dataset import PairedViewsDataset
+from xtune_fairseq.data.readers import Example
+from xtune_fairseq.errors import InputError
+from xtune_fairseq.text import TextEncoder
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class XtuneClassificationConfig(SentencePredictionConfig):
+    init_token: Optional[int] = field(default=0, metadata={"help": "token before each input (<s>)"})
+    separator_token: Optional[int] = field(default=2, metadata={"help": "token between a sentence pair (</s>)"})
+    shorten_method: ChoiceEnum(["none", "truncate", "random_crop"]) = field(
+        default="truncate", metadata={"help": "how inputs longer than --max-positions are cut"}
+    )
+    data_augmentation: ChoiceEnum(AUGMENTATIONS) = field(
+        default="none",
+        metadata={"help": "A: augmentation whose copies of the training set are appended (stage 2's D_A); "
+                  "none = train on D only (stage 1)"},
+    )
+    augmented_ratio: float = field(
+        default=1.0, metadata={"help": "augmented copies per training example in D_A"}
+    )
+    r1_augmentation: ChoiceEnum(AUGMENTATIONS) = field(
+        default="none",
+        metadata={"help": "A* (stage 1) or A' (stage 2): the view each row is compared with by R1"},
+    )
+    subword_alpha: float = field(default=0.3, metadata={"help": "subword sampling smoothing alpha"})
+    subword_nbest: int = field(default=-1, metadata={"help": "subword sampling n-best size (-1: all)"})
+    subword_ratio: float = field(default=0.3, metadata={"help": "probability that a word is resampled"})
+    code_switch_dicts: str = field(
+        default="", metadata={"help": "comma-separated MUSE dictionaries en-XX.txt (XX = target language)"}
+    )
+    code_switch_ratio: float = field(default=0.3, metadata={"help": "probability that a word is switched"})
+    noise_std: float = field(default=1e-5, metadata={"help": "Gaussian noise scale on word embeddings"})
+    noise_kind: ChoiceEnum(NOISE_KINDS) = field(default="normal", metadata={"help": "noise distribution"})
+
+
+@register_task("xtune_classification", dataclass=XtuneClassificationConfig)
+class XtuneClassificationTask(SentencePredictionTask):
+    def __init__(self, cfg, data_dictionary, label_dictionary, info):
+        super().__init__(cfg, data_dictionary, label_dictionary)
+        self.info = info
+        self.languages = list(info["languages"])
+        self.label_names = list(info["labels"])
+
+    @classmethod
+    def setup_task(cls, cfg, **kwargs):
+        info = read_data_info(cfg.data)
+        with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
+            if cfg.num_classes <= 0:
+                cfg.num_classes = len(info["labels"])
+        if cfg.num_classes != len(info["labels"]):
+            raise InputError(f"--num-classes {cfg.num_classes} but {cfg.data} has labels {info['labels']}")
+        base = SentencePredictionTask.setup_task(cfg, **kwargs)
+        return cls(cfg, base.dictionary, base.label_dictionary, info)
+
+    def load_dataset(self, split, combine=False, **kwargs):
+        def load(key):
+            path = os.path.join(self.cfg.data, key, split)
+            return data_utils.load_indexed_dataset(path, self.source_dictionary, combine=combine)
+
+        input0 = load("input0")
+        if input0 is None:
+            raise InputError(f"{os.path.join(self.cfg.data, 'input0', split)}.bin: split {split!r} not found")
+        src_tokens = PrependTokenDataset(input0, self.cfg.init_token)
+        if self.info["sentence_pair"]:
+            src_tokens = ConcatSentencesDataset(src_tokens, PrependTokenDataset(load("input1"), self.cfg.separator_token))
+        src_tokens = maybe_shorten_dataset(
+            src_tokens, split, self.cfg.shorten_data_split_list, self.cfg.shorten_method,
+            self.max_positions(), self.cfg.seed,
+        )
+        examples = read_examples(os.path.join(self.cfg.data, "meta", f"{split}.jsonl"))
+        if len(examples) != len(src_tokens):
+            raise InputError(f"{self.cfg.data}: meta/{split}.jsonl has {len(examples)} rows, input0/{split} "
+                             f"{len(src_tokens)}: rerun xtune-preprocess")
+        targets = torch.tensor([self.label_index(ex.label) for ex in examples])
+        langs = torch.tensor([self.language_index(ex.lang) for ex in examples])
+        training = split == "train"
+        augment = self._view_maker(self.cfg.data_augmentation, examples) if training else None
+        partner = self._view_maker(self.cfg.r1_augmentation, examples) if training else None
+        dataset = PairedViewsDataset(
+            src_tokens, examples, targets, langs, self.source_dictionary.pad(), self.cfg.seed,
+            augment=augment, augmented_ratio=self.cfg.augmented_ratio, partner=partner,
+        )
+        with data_utils.numpy_seed(self.cfg.seed):
+            shuffle = np.random.permutation(len(dataset))
+        self.datasets[split] = dataset if self.cfg.no_shuffle else SortDataset(dataset, sort_order=[shuffle])
+        logger.info("loaded %s: %d rows (%d augmented)", split, len(dataset), len(dataset) - len(examples))
+        return self.datasets[split]
+
+    def label_index(self, label: str) -> int:
+        idx = self.label_dictionary.index(label)
+        if idx == self.label_dictionary.unk():
+            raise InputError(f"label {label!r} is not in {self.cfg.data}/label/dict.txt")
+        return idx - self.label_dictionary.nspecial
+
+    def language_index(self, lang: str) -> int:
+        return self.languages.index(lang)
+
+    def _view_maker(self, kind, examples):
+        if kind == "none":
+            return None
+        sampler = self._sampler()
+        encoder = TextEncoder(self.source_dictionary.index, self.cfg.init_token, self.source_dictionary.eos(),
+                              self.max_positions(), sep=self.cfg.separator_token)
+        switcher = translations = None
+        if kind == "cs":
+            if not self.cfg.code_switch_dicts:
+                raise InputError("--r1-augmentation/--data-augmentation cs needs --code-switch-dicts en-XX.txt,...")
+            dicts = load_muse_dictionaries([p for p in self.cfg.code_switch_dicts.split(",") if p])
+            switcher = CodeSwitcher(dicts, self.cfg.code_switch_ratio)
+        if kind == "mt":
+            translations = read_translation_table(os.path.join(self.cfg.data, "meta", "translations.jsonl"))
+        maker = ViewMaker(kind, encoder, sampler, switcher, translations)
+        maker.check_covers([ex.id for ex in examples])
+        return maker
+
+    def _sampler(self):
+        if getattr(self, "_subword_sampler", None) is None:
+            self._subword_sampler = SubwordSampler(
+                os.path.join(self.cfg.data, "sentencepiece.bpe.model"),
+                self.cfg.subword_alpha, self.cfg.subword_nbest, self.cfg.subword_ratio,
+            )
+        return self._subword_sampler
+
+    def build_model(self, cfg, from_checkpoint=False):
+        from fairseq import models
+
+        with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
+            if from_checkpoint:  # the checkpoint holds the weights and the encoder's shape
+                cfg.pretrained_dir = None
+            elif not getattr(cfg, "pretrained_dir", None):
+                cfg.max_positions = self.cfg.max_positions
+        model = models.build_model(cfg, self, from_checkpoint)
+        model_max = model.encoder.max_positions()
+        if self.cfg.max_positions > model_max:
+            raise InputError(f"--max-positions {self.cfg.max_positions} exceeds the model's {model_max}")
+        model.register_classification_head(self.cfg.classification_head_name, num_classes=self.cfg.num_classes)
+        return model
+
+
+def read_data_info(data_dir: str) -> dict:
+    path = os.path.join(data_dir, "xtune.json")
+    if not os.path.isfile(path):
+        raise InputError(f"{path} not found: is {data_dir} a directory written by xtune-preprocess?")
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_examples(path: str):
+    if not os.path.isfile(path):
+        raise InputError(f"{path} not found: rerun xtune-preprocess")
+    with open(path, encoding="utf-8") as f:
+        return [Example(r["id"], r["lang"], tuple(r["texts"]), r.get("label")) for r in map(json.loads, f)]
+
+
+def read_translation_table(path: str):
+    table = {}
+    for ex in read_examples(path):
+        table.setdefault(ex.id, []).append(ex)
+    return table

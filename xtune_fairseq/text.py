@@ -1,0 +1,26 @@
+"""Text -> fairseq token ids for XLM-R-format models (sentencepiece pieces + dict.txt)."""
+
+from typing import Callable, List, Sequence
+
+
+class TextEncoder:
+    """Builds model inputs `<s> a </s>` or `<s> a </s> </s> b </s>` from pieces.
+
+    index: piece -> fairseq id (a fairseq Dictionary's `index`); unknown pieces map to <unk>.
+    The layout matches fairseq's sentence_prediction task on fairseq-preprocess output.
+    """
+
+    def __init__(self, index: Callable[[str], int], bos: int, eos: int, max_positions: int, sep: int = None):
+        self.index, self.bos, self.eos, self.max_positions = index, bos, eos, max_positions
+        self.sep = eos if sep is None else sep
+
+    def ids(self, pieces: Sequence[str]) -> List[int]:
+        return [self.index(p) for p in pieces]
+
+    def build(self, texts_ids: Sequence[Sequence[int]]) -> List[int]:
+        out = [self.bos] + list(texts_ids[0]) + [self.eos]
+        for ids in texts_ids[1:]:
+            out += [self.sep] + list(ids) + [self.eos]
+        if len(out) > self.max_positions:  # keep the closing </s>
+            out = out[: self.max_positions - 1] + [self.eos]
+        return out
