@@ -57,3 +57,17 @@ def spm_model(tmp_path_factory):
     spm.SentencePieceTrainer.train(input=data["corpus"], model_prefix=str(root / "m"), vocab_size=300,
                                    model_type="unigram", character_coverage=1.0, minloglevel=2, num_threads=1)
     return {"model": str(root / "m.model"), **data}
+
+
+def make_task(tiny, *flags, criterion=False):
+    """The xtune_classification task (and optionally the criterion) as fairseq-train would build them."""
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    argv = train_args(tiny, str(tiny["root"] / "unused"), *flags)
+    args = options.parse_args_and_arch(options.get_training_parser(), argv)
+    cfg = convert_namespace_to_omegaconf(args)
+    task = tasks.setup_task(cfg.task)
+    if not criterion:
+        return task, cfg
+    return task, cfg, task.build_criterion(cfg.criterion)

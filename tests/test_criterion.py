@@ -1,0 +1,149 @@
+"""xtune_consistency on the tiny model: each term against a direct computation, the teacher
+frozen and outside the state dict, and clear errors for incompatible teachers."""
+
+import json
+import os
+import shutil
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import fairseq_train, make_task, train_args
+from xtune_fairseq.checkpoints import safe_load
+from xtune_fairseq.consistency import symmetric_kl, teacher_hard_ce, teacher_kl
+from xtune_fairseq.errors import InputError
+
+HEAD = "sentence_classification_head"
+NO_DROPOUT = ["--dropout", "0", "--attention-dropout", "0"]
+
+
+@pytest.fixture(scope="module")
+def stage1(tiny, tmp_path_factory):
+    save = tmp_path_factory.mktemp("stage1")
+    fairseq_train(train_args(tiny, save, "--r1-lambda", "0"))
+    return str(save / "checkpoint_best.pt")
+
+
+def batch_of(task, n=6, split="train"):
+    task.load_dataset(split)
+    ds = task.dataset(split).dataset
+    ds.set_epoch(1)
+    return ds.collater([ds[i] for i in list(range(n // 2)) + list(range(len(ds) - n // 2, len(ds)))])
+
+
+def logits(model, tokens):
+    return model(tokens, classification_head_name=HEAD)[0]
+
+
+@pytest.mark.parametrize("reduction,scale", [("batchmean", 1.0), ("authors_mean", 1 / 3)])
+def test_loss_is_nll_plus_lambda1_r1(tiny, reduction, scale):
+    task, cfg, crit = make_task(tiny, "--r1-augmentation", "ss", "--subword-ratio", "1", "--subword-alpha", "0.02",
+                                "--r1-lambda", "5", "--kl-reduction", reduction, *NO_DROPOUT, criterion=True)
+    model = task.build_model(cfg.model).train()
+    sample = batch_of(task)
+    loss, sample_size, log = crit(model, sample)
+    a = logits(model, sample["net_input"]["src_tokens"])  # each view on its own, not concatenated
+    b = logits(model, sample["partner"]["src_tokens"])
+    nll = F.cross_entropy(a.float(), sample["target"], reduction="sum")
+    r1 = symmetric_kl(a, b).sum()
+    assert sample_size == 6
+    assert r1 > 0
+    assert torch.allclose(log["r1_loss"], r1, atol=1e-4)
+    assert torch.allclose(loss, nll + 5 * scale * r1, atol=1e-4)
+
+
+def test_no_partner_forward_without_lambda1(tiny):
+    task, cfg, crit = make_task(tiny, "--r1-augmentation", "ss", "--r1-lambda", "0", *NO_DROPOUT, criterion=True)
+    model = task.build_model(cfg.model).train()
+    sample = batch_of(task)
+    loss, _, log = crit(model, sample)
+    nll = F.cross_entropy(logits(model, sample["net_input"]["src_tokens"]).float(), sample["target"], reduction="sum")
+    assert torch.allclose(loss, nll, atol=1e-5) and log["r1_loss"] == 0
+
+
+@pytest.mark.parametrize("hard,rows", [(False, "all"), (True, "all"), (False, "augmented")])
+def test_r2_against_teacher_computed_directly(tiny, stage1, hard, rows):
+    flags = ["--data-augmentation", "cs", "--code-switch-dicts", tiny["dicts"], "--r1-lambda", "0",
+             "--r2-lambda", "2", "--teacher-path", stage1, "--r2-rows", rows, *NO_DROPOUT]
+    if hard:
+        flags.append("--r2-hard-labels")
+    task, cfg, crit = make_task(tiny, *flags, criterion=True)
+    model = task.build_model(cfg.model).train()
+    sample = batch_of(task)
+    assert sample["is_aug"].tolist() == [False] * 3 + [True] * 3
+    loss, _, log = crit(model, sample)
+    loss.backward()
+
+    from fairseq import checkpoint_utils
+
+    teacher = checkpoint_utils.load_model_ensemble([stage1], task=task)[0][0].eval()
+    tokens = sample["net_input"]["src_tokens"]
+    with torch.no_grad():
+        t, s = logits(teacher, tokens), logits(model, tokens)
+    per_row = teacher_hard_ce(t, s) if hard else teacher_kl(t, s)
+    if rows == "augmented":
+        per_row = per_row[sample["is_aug"]]
+    assert torch.allclose(log["r2_loss"], per_row.sum(), atol=1e-4)
+    nll = F.cross_entropy(s, sample["target"], reduction="sum")
+    assert torch.allclose(loss.detach(), nll + 2 * per_row.sum(), atol=1e-4)
+
+    frozen = crit._teacher.model
+    assert not crit.state_dict() and not list(crit.parameters())
+    assert all(not p.requires_grad and p.grad is None for p in frozen.parameters())
+    assert not frozen.training
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_r2_without_teacher_is_an_error(tiny):
+    with pytest.raises(InputError, match="--teacher-path"):
+        make_task(tiny, "--r2-lambda", "1", criterion=True)
+
+
+def _edited_teacher(stage1, tmp_path, edit):
+    state = safe_load(stage1)
+    edit(state)
+    path = tmp_path / "teacher.pt"
+    torch.save(state, path)
+    return str(path)
+
+
+def test_teacher_with_other_label_count(tiny, stage1, tmp_path):
+    def edit(state):
+        for k in ("out_proj.weight", "out_proj.bias"):
+            key = f"classification_heads.{HEAD}.{k}"
+            state["model"][key] = state["model"][key][:2]
+
+    path = _edited_teacher(stage1, tmp_path, edit)
+    with pytest.raises(InputError, match="teacher predicts 2 labels, the student 3"):
+        make_task(tiny, "--r2-lambda", "1", "--teacher-path", path, criterion=True)
+
+
+def test_teacher_with_other_vocabulary(tiny, stage1, tmp_path):
+    def edit(state):
+        key = "encoder.sentence_encoder.embed_tokens.weight"
+        state["model"][key] = state["model"][key][:100]
+
+    path = _edited_teacher(stage1, tmp_path, edit)
+    with pytest.raises(InputError, match="teacher vocabulary has 100 entries"):
+        make_task(tiny, "--r2-lambda", "1", "--teacher-path", path, criterion=True)
+
+
+def test_teacher_with_other_label_names(tiny, stage1, tmp_path):
+    other = tmp_path / "other-data"
+    shutil.copytree(tiny["bin"], other)
+    info = json.loads((other / "xtune.json").read_text())
+    info["labels"] = ["a", "b", "c"]
+    (other / "xtune.json").write_text(json.dumps(info))
+
+    def edit(state):
+        state["cfg"]["task"]["data"] = str(other)
+
+    path = _edited_teacher(stage1, tmp_path, edit)
+    with pytest.raises(InputError, match=r"teacher was trained on labels \['a', 'b', 'c'\]"):
+        make_task(tiny, "--r2-lambda", "1", "--teacher-path", path, criterion=True)
+
+
+def test_missing_teacher_checkpoint(tiny, tmp_path):
+    with pytest.raises(InputError, match="checkpoint not found"):
+        make_task(tiny, "--r2-lambda", "1", "--teacher-path", str(tmp_path / "nope.pt"), criterion=True)

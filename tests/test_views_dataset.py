@@ -1,0 +1,78 @@
+"""Training rows: views re-sampled per epoch from (seed, epoch, index), stage-2 copies, flags."""
+
+import torch
+
+from conftest import make_task
+
+
+def rows(task, epoch, n=40, split="train"):
+    ds = task.dataset(split)
+    ds.set_epoch(epoch)
+    return [ds[i] for i in range(n)]
+
+
+def test_partner_views_resampled_per_epoch_and_reproducible(tiny):
+    flags = ["--r1-augmentation", "ss", "--subword-ratio", "1.0", "--subword-alpha", "0.02"]
+    task, _ = make_task(tiny, *flags)
+    task.load_dataset("train")
+    e1, e2, e1_again = rows(task, 1), rows(task, 2), rows(task, 1)
+    same = [torch.equal(a["partner"], b["partner"]) for a, b in zip(e1, e2)]
+    assert sum(same) < len(same) / 2
+    assert all(torch.equal(a["partner"], b["partner"]) for a, b in zip(e1, e1_again))
+    assert all(torch.equal(a["source"], b["source"]) for a, b in zip(e1, e2))  # D's rows are the originals
+
+    other, _ = make_task(tiny, *flags)  # a fresh run with the same seed draws the same views
+    other.load_dataset("train")
+    assert all(torch.equal(a["partner"], b["partner"]) for a, b in zip(e1, rows(other, 1)))
+
+
+def test_stage2_appends_augmented_copies(tiny):
+    task, _ = make_task(tiny, "--data-augmentation", "cs", "--r1-augmentation", "cs",
+                        "--code-switch-dicts", tiny["dicts"], "--code-switch-ratio", "0.5")
+    task.load_dataset("train")
+    ds = task.dataset("train")
+    inner = ds.dataset
+    n = len(inner.examples)
+    assert len(ds) == 2 * n
+    ds.set_epoch(1)
+    orig, copy = inner[3], inner[n + 3]
+    assert not orig["is_aug"] and copy["is_aug"]
+    assert inner.source_index(n + 3) == 3 and torch.equal(orig["target"], copy["target"])
+    assert not torch.equal(orig["source"], copy["source"])  # switched words
+    assert not torch.equal(copy["source"], copy["partner"])  # the partner is a fresh draw
+    batch = inner.collater([inner[i] for i in (0, 1, n, n + 1)])
+    assert batch["is_aug"].tolist() == [False, False, True, True]
+    assert batch["partner"]["src_tokens"].size(0) == 4
+
+
+def test_augmented_ratio(tiny):
+    task, _ = make_task(tiny, "--data-augmentation", "ss", "--augmented-ratio", "0.5")
+    task.load_dataset("train")
+    n = len(task.dataset("train").dataset.examples)
+    assert len(task.dataset("train")) == n + n // 2
+
+
+def test_gaussian_noise_flags_rows_not_tokens(tiny):
+    task, _ = make_task(tiny, "--r1-augmentation", "gn")
+    task.load_dataset("train")
+    item = task.dataset("train").dataset[0]
+    assert torch.equal(item["source"], item["partner"]) and item["partner_noise"] and not item["noise"]
+
+
+def test_translation_partner_is_a_translation(tiny):
+    task, _ = make_task(tiny, "--r1-augmentation", "mt")
+    task.load_dataset("train")
+    inner = task.dataset("train").dataset
+    ex = inner.examples[0]
+    choices = {tuple(task.source_dictionary.encode_line(" ".join(task._sampler().sp.encode(t.texts[0], out_type=str)),
+                                                        append_eos=False).tolist())
+               for t in task._view_maker("mt", inner.examples).translations[ex.id]}
+    partner = tuple(inner[0]["partner"].tolist()[1:-1])
+    assert partner in choices
+
+
+def test_evaluation_splits_have_no_views(tiny):
+    task, _ = make_task(tiny, "--r1-augmentation", "ss", "--data-augmentation", "ss")
+    task.load_dataset("valid")
+    ds = task.dataset("valid")
+    assert len(ds) == len(ds.dataset.examples) and "partner" not in ds.dataset[0]
