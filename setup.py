@@ -20,6 +20,8 @@ setup(
             "xtune-evaluate=xtune_fairseq.cli.evaluate:main",
             "xtune-pipeline=xtune_fairseq.cli.pipeline:main",
             "xtune-make-tiny-model=xtune_fairseq.cli.make_tiny_model:main",
+            "xtune-convert=xtune_fairseq.cli.convert:main",
+            "xtune-demo=xtune_fairseq.cli.demo:main",
         ]
     },
 )

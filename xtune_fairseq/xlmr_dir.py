@@ -5,7 +5,7 @@ import argparse
 import os
 import shutil
 import tempfile
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence
 
 from xtune_fairseq.errors import InputError
 
@@ -48,25 +48,35 @@ def write_dict_txt(pieces: Sequence[str], path: str) -> None:
             f.write(f"{piece} 1\n")
 
 
-def write_model_dir(out_dir: str, model_args: argparse.Namespace, model_state: dict, sp_model: str, pieces: Sequence[str]) -> None:
-    """Writes the three files into a temporary sibling folder, then renames it into place."""
-    import torch
+def checkpoint_state(model_args: argparse.Namespace, model_state: dict) -> dict:
+    """A fairseq checkpoint dict as published XLM-R model.pt files hold it."""
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from omegaconf import OmegaConf
+
+    cfg = convert_namespace_to_omegaconf(model_args)
+    return {
+        "args": None,
+        "cfg": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+        "model": model_state,
+        "optimizer_history": [{"criterion_name": "MaskedLmLoss", "optimizer_name": "FairseqAdam",
+                               "lr_scheduler_state": {"best": None}, "num_updates": 0}],
+        "extra_state": {},
+    }
+
+
+def read_dict_pieces(path: str) -> List[str]:
+    with open(path, encoding="utf-8") as f:
+        return [line.rsplit(" ", 1)[0] for line in f if line.strip()]
+
+
+def write_model_dir(out_dir: str, state: dict, sp_model: str, pieces: Sequence[str]) -> None:
+    """Writes the three files into a temporary sibling folder, then renames it into place."""
+    import torch
 
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-model-", dir=parent)
     try:
-        cfg = convert_namespace_to_omegaconf(model_args)
-        state = {
-            "args": None,
-            "cfg": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
-            "model": model_state,
-            "optimizer_history": [{"criterion_name": "MaskedLmLoss", "optimizer_name": "FairseqAdam",
-                                   "lr_scheduler_state": {"best": None}, "num_updates": 0}],
-            "extra_state": {},
-        }
         torch.save(state, os.path.join(tmp, "model.pt"))
         write_dict_txt(pieces, os.path.join(tmp, "dict.txt"))
         shutil.copyfile(sp_model, os.path.join(tmp, "sentencepiece.bpe.model"))

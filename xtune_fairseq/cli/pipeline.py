@@ -47,6 +47,8 @@ def train_command(a, stage, save_dir, n_rows):
     ]
     if a.code_switch_dicts:
         cmd += ["--code-switch-dicts", a.code_switch_dicts]
+    if a.sort_by_length:
+        cmd.append("--sort-by-length")
     if stage == 1:
         cmd += ["--r1-augmentation", a.a_star, "--r1-lambda", str(a.lambda1 if a.a_star != "none" else 0.0)]
     else:
@@ -78,6 +80,8 @@ def run_stage(a, stage, n_rows):
             log.write(line)
             if "valid on" in line or "| ERROR |" in line or line.startswith("error:"):
                 print(f"[xtune] stage {stage}: " + line.split("| valid |")[-1].strip(), flush=True)
+            elif "| train_inner |" in line:
+                print(f"[xtune] stage {stage}: " + _short_progress(line), flush=True)
         proc.wait()
     if proc.returncode != 0:
         tail = open(log_path).read().splitlines()[-15:]
@@ -86,6 +90,15 @@ def run_stage(a, stage, n_rows):
         raise InputError(f"stage {stage} wrote no checkpoint_best.pt in {save_dir} (no validation split?)")
     with open(done, "w") as f:
         f.write(f"{time.time() - start:.1f} seconds\n")
+
+
+def _short_progress(line: str) -> str:
+    """'epoch 001:  10 / 32 loss=... wall=15' -> the fields worth watching."""
+    body = line.split("| train_inner |", 1)[1].strip()
+    head, _, rest = body.partition(" loss=")
+    keep = ("r1_loss=", "r2_loss=", "accuracy=", "num_updates=", "wall=")
+    fields = [f.strip(",") for f in ("loss=" + rest).split() if f.startswith(("loss=",) + keep)]
+    return " ".join([" ".join(head.split())] + fields)
 
 
 def parse(argv=None):
@@ -110,6 +123,8 @@ def parse(argv=None):
     p.add_argument("--code-switch-ratio", type=float, default=0.3)
     p.add_argument("--code-switch-dicts", default="", help="comma-separated en-XX.txt dictionaries")
     p.add_argument("--noise-std", type=float, default=1e-5)
+    p.add_argument("--sort-by-length", action="store_true", help="batch rows of similar length (faster on CPU)")
+    p.add_argument("--eval-stages", default=None, help="stages to evaluate (default: all that ran)")
     p.add_argument("--kl-reduction", choices=["batchmean", "authors_mean"], default="batchmean")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--log-interval", type=int, default=50)
@@ -137,7 +152,8 @@ def run(a):
         run_stage(a, 2, n + (int(round(a.augmented_ratio * n)) if a.a != "none" else 0))
     from xtune_fairseq.cli.evaluate import evaluate, write_outputs
 
-    runs = [f"stage{s}={os.path.join(a.out, f'stage{s}', 'checkpoint_best.pt')}" for s in stages]
+    evaluated = [int(s) for s in a.eval_stages.split(",")] if a.eval_stages else stages
+    runs = [f"stage{s}={os.path.join(a.out, f'stage{s}', 'checkpoint_best.pt')}" for s in evaluated]
     results = evaluate(runs, a.data, a.eval_split)
     table = write_outputs(results, os.path.join(a.out, "results.json"), os.path.join(a.out, "results.md"))
     print(table, flush=True)

@@ -96,11 +96,11 @@ def complete_with_lm_head(model, encoder_state: Dict[str, torch.Tensor]) -> Dict
 
 
 def write_converted(out_dir: str, args, pieces: Sequence[str], encoder_state, sp_model_path: str) -> str:
-    from xtune_fairseq.xlmr_dir import write_model_dir
+    from xtune_fairseq.xlmr_dir import checkpoint_state, write_model_dir
 
     model = random_roberta(args, pieces)
     state = complete_with_lm_head(model, encoder_state)
-    write_model_dir(out_dir, args, state, sp_model_path, pieces)
+    write_model_dir(out_dir, checkpoint_state(args, state), sp_model_path, pieces)
     return out_dir
 
 

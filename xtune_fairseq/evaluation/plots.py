@@ -1,0 +1,38 @@
+"""PNG charts of per-language scores across runs."""
+
+from typing import Dict
+
+
+def bar_chart(results: Dict[str, dict], path: str, title: str = "accuracy per language") -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    runs = list(results)
+    langs = sorted({lang for r in results.values() for lang in r["per_language"]}) + ["avg"]
+    width = 0.8 / len(runs)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(langs), 3.6))
+    x = np.arange(len(langs))
+    for i, run in enumerate(runs):
+        r = results[run]
+        vals = [r["per_language"].get(lang, np.nan) for lang in langs[:-1]] + [r["average"]]
+        errs = None
+        if "per_language_std" in r:
+            errs = [r["per_language_std"].get(lang, 0.0) for lang in langs[:-1]] + [r.get("average_std", 0.0)]
+        bars = ax.bar(x + (i - (len(runs) - 1) / 2) * width, vals, width, yerr=errs, label=run, capsize=3)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+    ax.set_xticks(x, langs)
+    lo = min(min(r["per_language"].values()) for r in results.values())
+    ax.set_ylim(max(0, lo - 15), 100)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path + ".part.png", dpi=120)
+    plt.close(fig)
+    import os
+
+    os.replace(path + ".part.png", path)
+    return path
