@@ -147,3 +147,16 @@ def test_teacher_with_other_label_names(tiny, stage1, tmp_path):
 def test_missing_teacher_checkpoint(tiny, tmp_path):
     with pytest.raises(InputError, match="checkpoint not found"):
         make_task(tiny, "--r2-lambda", "1", "--teacher-path", str(tmp_path / "nope.pt"), criterion=True)
+
+
+def test_bf16_autocast_keeps_losses_finite_and_kl_in_float32(tiny):
+    task, cfg, crit = make_task(tiny, "--r1-augmentation", "gn", "--noise-std", "0.01", "--r1-lambda", "5",
+                                criterion=True)
+    model = task.build_model(cfg.model).train()
+    sample = batch_of(task)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, _, log = crit(model, sample)
+    assert torch.isfinite(loss) and loss.dtype == torch.float32
+    assert log["r1_loss"].dtype == torch.float32 and torch.isfinite(log["r1_loss"]) and log["r1_loss"] > 0
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

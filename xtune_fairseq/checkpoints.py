@@ -1,4 +1,4 @@
-"""Checkpoint reading through an allow-list, and writes that never leave half a file.
+"""Checkpoint reading through an allow-list.
 
 torch >= 2.6 loads with weights_only=True, which refuses fairseq checkpoints (they hold
 argparse and omegaconf objects). Switching that off would let any pickle in a checkpoint
@@ -9,7 +9,6 @@ import argparse
 import collections
 import os
 import pickle
-import tempfile
 import typing
 
 import numpy as np
@@ -74,17 +73,3 @@ def _translate_errors(path, load):
         ) from None
     except (RuntimeError, EOFError) as e:
         raise InputError(f"{path}: not a readable torch checkpoint ({e})") from None
-
-
-def atomic_save(obj, path: str) -> None:
-    """torch.save to a temporary file in the same folder, then rename over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

@@ -110,14 +110,14 @@ class XtuneConsistencyCriterion(FairseqCriterion):
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
-        def total(key):
-            return sum(log.get(key, 0) for log in logging_outputs)
+        def total(key):  # plain numbers: after DDP's all-reduce the values are tensors
+            return float(sum(log.get(key, 0) for log in logging_outputs))
 
         sample_size = total("sample_size")
         if sample_size == 0:
             return
         for key, digits in (("loss", 3), ("nll_loss", 3), ("r1_loss", 5), ("r2_loss", 5)):
-            metrics.log_scalar(key, float(total(key)) / sample_size / math.log(2), sample_size, round=digits)
+            metrics.log_scalar(key, total(key) / sample_size / math.log(2), sample_size, round=digits)
         nsentences = total("nsentences")
         metrics.log_scalar("accuracy", 100.0 * total("ncorrect") / nsentences, nsentences, round=1)
         langs = sorted({k.split(":", 1)[1] for log in logging_outputs for k in log if k.startswith("nsentences_lang:")})
@@ -140,17 +140,18 @@ class XtuneConsistencyCriterion(FairseqCriterion):
 
 def _lang_accuracy(name):
     def derive(meters):
-        return round(100.0 * meters[f"_ncorrect_{name}"].sum / max(meters[f"_n_{name}"].sum, 1), 2)
+        return round(100.0 * float(meters[f"_ncorrect_{name}"].sum) / max(float(meters[f"_n_{name}"].sum), 1.0), 2)
 
     return derive
 
 
 def _average_accuracy(meters):
     """The paper's checkpoint selection: mean dev accuracy over all languages."""
-    names = [k[len("_n_"):] for k in meters if k.startswith("_n_") and meters[k].sum > 0]
+    names = [k[len("_n_"):] for k in meters if k.startswith("_n_") and float(meters[k].sum) > 0]
     if not names:
         return 0.0
-    return round(sum(100.0 * meters[f"_ncorrect_{n}"].sum / meters[f"_n_{n}"].sum for n in names) / len(names), 2)
+    accs = [100.0 * float(meters[f"_ncorrect_{n}"].sum) / float(meters[f"_n_{n}"].sum) for n in names]
+    return round(sum(accs) / len(accs), 2)
 
 
 def _cat_padded(a: torch.Tensor, b: torch.Tensor, pad: int) -> torch.Tensor:

@@ -1,0 +1,57 @@
+"""Checkpoint loading through the allow-list: real checkpoints load, a pickle payload never runs."""
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from xtune_fairseq.checkpoints import load_fairseq_checkpoint, safe_load
+from xtune_fairseq.errors import InputError
+
+
+class Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))  # would create the marker file when unpickled
+
+
+def malicious_checkpoint(tmp_path):
+    marker = str(tmp_path / "payload-ran")
+    path = str(tmp_path / "evil.pt")
+    torch.save({"model": {"w": torch.zeros(1)}, "extra": Payload(marker)}, path, pickle_protocol=2)
+    return path, marker
+
+
+def test_payload_refused_and_never_run(tmp_path):
+    path, marker = malicious_checkpoint(tmp_path)
+    with pytest.raises(InputError, match="refused to load"):
+        safe_load(path)
+    with pytest.raises(InputError, match="refused to load"):
+        load_fairseq_checkpoint(path)
+    assert not os.path.exists(marker)
+
+
+def test_fairseq_own_loader_refuses_it_too(tmp_path):
+    from fairseq import checkpoint_utils
+
+    import xtune_fairseq.register  # noqa: F401  (installs the allow-list, nothing more)
+
+    path, marker = malicious_checkpoint(tmp_path)
+    with pytest.raises(pickle.UnpicklingError):
+        checkpoint_utils.load_checkpoint_to_cpu(path)
+    assert not os.path.exists(marker)
+
+
+def test_real_checkpoints_load(tiny):
+    state = load_fairseq_checkpoint(os.path.join(tiny["model"], "model.pt"))
+    assert "encoder.sentence_encoder.embed_tokens.weight" in state["model"]
+
+
+def test_not_a_checkpoint(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="bad.pt"):
+        safe_load(str(bad))
