@@ -77,3 +77,11 @@ def test_preprocess_errors_are_one_clear_line(tiny, tmp_path):
     proc = run_cli("xtune_fairseq.cli.preprocess", "--model-dir", tmp_path, "--train", tiny["train"],
                    "--dest", tmp_path / "out")
     assert proc.returncode == 2 and "lacks model.pt, dict.txt, sentencepiece.bpe.model" in proc.stderr
+
+
+def test_fairseq_train_user_mistakes_end_with_one_line(tiny, tmp_path):
+    code, out = fairseq_train(train_args(tiny, tmp_path / "ck", "--r2-lambda", "1"), check=False)
+    assert code != 0 and "error: --r2-lambda > 0 needs --teacher-path (the stage-1 checkpoint)" in out
+    assert "Traceback" not in out
+    code, out = fairseq_train(train_args(tiny, tmp_path / "ck", "--r1-augmentation", "cs"), check=False)
+    assert code != 0 and "needs --code-switch-dicts" in out and "Traceback" not in out

@@ -1,9 +1,28 @@
 """Registers the model `xlmr_xtune`, the task `xtune_classification` and the criterion
-`xtune_consistency` with fairseq; importing it twice is harmless (modules load once)."""
+`xtune_consistency` with fairseq; importing it twice is harmless (modules load once).
+
+It also allow-lists fairseq's checkpoint classes for torch.load, and makes a user mistake
+(InputError) raised inside fairseq-train end with its one-line message, not a traceback."""
+
+import sys
 
 from xtune_fairseq.checkpoints import install_allowlist
+from xtune_fairseq.errors import InputError
 
 install_allowlist()
+
+_previous_hook = sys.excepthook
+
+
+def _user_error_hook(exc_type, exc, tb):
+    if issubclass(exc_type, InputError):
+        print(f"error: {exc}", file=sys.stderr)
+        return
+    _previous_hook(exc_type, exc, tb)
+
+
+if sys.excepthook is not _user_error_hook and getattr(sys.excepthook, "__name__", "") != "_user_error_hook":
+    sys.excepthook = _user_error_hook
 
 import xtune_fairseq.criterions.xtune_consistency  # noqa: E402,F401
 import xtune_fairseq.models.xlmr_xtune  # noqa: E402,F401
