@@ -23,6 +23,9 @@ setup(
             "xtune-convert=xtune_fairseq.cli.convert:main",
             "xtune-demo=xtune_fairseq.cli.demo:main",
             "xtune-bench=xtune_fairseq.cli.bench:main",
+            "xtune-results=xtune_fairseq.cli.results:main",
+            "xtune-retrieval=xtune_fairseq.cli.retrieval:main",
+            "xtune-represent=xtune_fairseq.cli.represent:main",
         ]
     },
 )

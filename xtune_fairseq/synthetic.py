@@ -69,19 +69,20 @@ def generate(out_dir: str, seed: int = 1, n_train: int = 600, n_eval: int = 150,
     paths = {}
     corpus = []
     translations = []
-    for split, langs, n in (("train", ["en"], n_train), ("valid", LANGS, n_eval // 3), ("test", LANGS, n_eval)):
+    for split, n in (("train", n_train), ("valid", n_eval // 3), ("test", n_eval)):
         rows = []
-        for lang in langs:
-            for i in range(n):
-                label, texts = example(lang)
-                ex_id = f"{split}-{lang}-{i}"
-                rows.append([ex_id, lang] + texts + [label])
-                corpus.extend(texts)
-                if split == "train":
-                    for tl in LANGS[1:]:
-                        tr = [" ".join(translate(t.split(), tl)) for t in texts]
-                        translations.append([ex_id, tl] + tr)
-                        corpus.extend(tr)
+        for i in range(n):
+            label, texts = example("en")
+            ex_id = f"{split}-en-{i}"
+            rows.append([ex_id, "en"] + texts + [label])
+            corpus.extend(texts)
+            for tl in LANGS[1:]:
+                tr = [" ".join(translate(t.split(), tl)) for t in texts]
+                corpus.extend(tr)
+                if split == "train":  # translate-train file
+                    translations.append([ex_id, tl] + tr)
+                else:  # dev and test are parallel across languages, as XNLI's
+                    rows.append([f"{split}-{tl}-{i}", tl] + tr + [label])
         paths[split] = _write_tsv(os.path.join(out_dir, f"{split}.tsv"), ["id", "lang"] + text_header + ["label"], rows)
     paths["translations"] = _write_tsv(os.path.join(out_dir, "translations.tsv"), ["id", "lang"] + text_header, translations)
     for lang in LANGS[1:]:

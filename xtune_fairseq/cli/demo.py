@@ -87,23 +87,20 @@ def run_seeds(preset: str, out: str, cache: str, seeds):
     """Each seed's run (reused when its results exist), then mean ± std over the seeds."""
     import json
 
-    from xtune_fairseq.cli.evaluate import write_outputs
-    from xtune_fairseq.evaluation.metrics import aggregate
-    from xtune_fairseq.evaluation.plots import bar_chart
+    from xtune_fairseq.cli.results import write_tables
 
     per_seed = []
     for seed in seeds:
-        stem = os.path.join(out, f"results-s{seed}")
-        if not os.path.isfile(stem + ".json"):
+        path = os.path.join(out, f"results-s{seed}.json")
+        if not os.path.isfile(path):
             run(preset, out, cache, seed)
-        with open(stem + ".json") as f:
+        with open(path) as f:
             per_seed.append(json.load(f))
-    results = {name: aggregate([r[name] for r in per_seed]) for name in per_seed[0]}
+    runs = {name: [r[name] for r in per_seed] for name in per_seed[0]}
     tag = "-".join(str(s) for s in seeds)
     stem = os.path.join(out, f"results-seeds-{tag}")
-    table = write_outputs(results, stem + ".json", stem + ".md")
-    bar_chart(results, stem + ".png", f"{preset}: baseline vs xTune, mean ± std over seeds {tag}")
-    return table, stem
+    table, gap = write_tables(runs, stem, f"{preset}: baseline vs xTune, mean ± std over seeds {tag}")
+    return table + "\n" + gap, stem
 
 
 def main(argv=None):

@@ -36,3 +36,36 @@ def bar_chart(results: Dict[str, dict], path: str, title: str = "accuracy per la
 
     os.replace(path + ".part.png", path)
     return path
+
+
+def representation_plot(points, labels, langs, links, path: str, title: str) -> str:
+    """Points coloured by label, marked by language, with grey lines joining translations."""
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    markers = ["o", "^", "s", "D", "v", "P", "X", "*"]
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    for a, b in links:
+        ax.plot(*zip(points[a], points[b]), color="0.8", linewidth=0.5, zorder=1)
+    label_names = sorted(set(labels))
+    lang_names = sorted(set(langs))
+    cmap = plt.get_cmap("tab10")
+    for li, lang in enumerate(lang_names):
+        for ci, label in enumerate(label_names):
+            idx = [i for i in range(len(points)) if langs[i] == lang and labels[i] == label]
+            if idx:
+                ax.scatter(points[idx, 0], points[idx, 1], s=14, color=cmap(ci % 10), marker=markers[li % len(markers)],
+                           label=f"{lang} / {label}", zorder=2, edgecolors="none")
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=7, markerscale=1.2, ncol=len(lang_names), loc="best")
+    fig.tight_layout()
+    fig.savefig(path + ".part.png", dpi=120)
+    plt.close(fig)
+    os.replace(path + ".part.png", path)
+    return path

@@ -1,0 +1,67 @@
+"""Encoders for the analyses: a pretrained XLM-R-format directory or any fine-tuned
+checkpoint, and per-layer sentence vectors from them."""
+
+import os
+from typing import List, Sequence
+
+import numpy as np
+
+from xtune_fairseq.errors import InputError
+
+
+class Encoder:
+    def __init__(self, model, dictionary, sp_model: str, max_positions: int = 256):
+        import sentencepiece as spm
+
+        self.model = model.eval()
+        self.dictionary = dictionary
+        self.sp = spm.SentencePieceProcessor(model_file=sp_model)
+        self.max_positions = max_positions
+
+    def ids(self, text: str) -> List[int]:
+        body = [self.dictionary.index(p) for p in self.sp.encode(text, out_type=str)]
+        return [self.dictionary.bos()] + body[: self.max_positions - 2] + [self.dictionary.eos()]
+
+    def layer_states(self, texts: Sequence[str], layer: int):
+        """(hidden (batch, time, dim) of `layer` (0 = embeddings), mask of real tokens)."""
+        import torch
+        from fairseq.data import data_utils
+
+        tokens = data_utils.collate_tokens([torch.tensor(self.ids(t)) for t in texts], self.dictionary.pad())
+        with torch.inference_mode():
+            _, extra = self.model.encoder.extract_features(tokens, return_all_hiddens=True)
+        states = extra["inner_states"]
+        if not 0 <= layer < len(states):
+            raise InputError(f"--layer {layer}: the model has layers 0..{len(states) - 1}")
+        return states[layer].transpose(0, 1).float().numpy(), (tokens != self.dictionary.pad()).numpy()
+
+    def sentence_vectors(self, texts: Sequence[str], layer: int, batch_size: int = 32) -> np.ndarray:
+        from xtune_fairseq.evaluation.retrieval import masked_mean
+
+        out = [masked_mean(*self.layer_states(texts[i:i + batch_size], layer))
+               for i in range(0, len(texts), batch_size)]
+        return np.concatenate(out)
+
+
+def load_encoder(path: str, data: str = None) -> Encoder:
+    """A directory with model.pt (pretrained) or a checkpoint file (fine-tuned; `data` overrides
+    the data directory it was trained on, whose sentencepiece model it uses)."""
+    import xtune_fairseq.register  # noqa: F401
+
+    if os.path.isdir(path):
+        from fairseq.models.roberta import XLMRModel
+
+        from xtune_fairseq.xlmr_dir import check_model_dir
+
+        check_model_dir(path)
+        hub = XLMRModel.from_pretrained(path, checkpoint_file="model.pt", bpe="sentencepiece")
+        return Encoder(hub.model, hub.task.source_dictionary, os.path.join(path, "sentencepiece.bpe.model"))
+    from fairseq import checkpoint_utils
+
+    from xtune_fairseq.checkpoints import load_fairseq_checkpoint
+
+    state = load_fairseq_checkpoint(path)
+    overrides = {"data": data} if data else None
+    models, _, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides=overrides, state=state)
+    return Encoder(models[0], task.source_dictionary, os.path.join(task.cfg.data, "sentencepiece.bpe.model"),
+                   task.cfg.max_positions)
