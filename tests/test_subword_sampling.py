@@ -61,10 +61,9 @@ def test_distribution_matches_brute_force_enumeration(spm_model):
     s = SubwordSampler(spm_model["model"], alpha=alpha, ratio=1.0)
     sp = s.sp
     scores = {sp.id_to_piece(i): sp.get_score(i) for i in range(3, sp.get_piece_size())}
-    word = max(sentences(spm_model["train"], 40)[0].split(), key=len)
-    surface = "".join(s.best(word))
-    segs = enumerate_segmentations(surface, scores)
-    assert len(segs) >= 3
+    words = sorted({w for t in sentences(spm_model["train"], 40) for w in t.split()}, key=len)
+    candidates = [(w, enumerate_segmentations("".join(s.best(w)), scores)) for w in words]
+    word, segs = next((w, g) for w, g in candidates if 3 <= len(g) <= 500)
     w = np.array([math.exp(alpha * sum(scores[p] for p in seg)) for seg in segs])
     expected = dict(zip(segs, w / w.sum()))
     rng = np.random.default_rng(0)
