@@ -55,3 +55,32 @@ def test_not_a_checkpoint(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="bad.pt"):
         safe_load(str(bad))
+
+
+def test_fairseq_checkpoint_copies_are_atomic(tmp_path, monkeypatch):
+    import shutil
+
+    from fairseq.file_io import PathManager
+
+    import xtune_fairseq.register  # noqa: F401
+
+    src, dst = tmp_path / "checkpoint_best.pt", tmp_path / "checkpoint_last.pt"
+    src.write_bytes(b"new" * 1000)
+    dst.write_bytes(b"old")
+    assert PathManager.copy(str(src), str(dst), overwrite=True)
+    assert dst.read_bytes() == b"new" * 1000
+
+    dst.write_bytes(b"old")
+    real_copy = shutil.copyfile
+
+    def killed_midway(a, b, *args, **kw):
+        with open(b, "wb") as f:
+            f.write(b"ne")  # a partial write, then the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "copyfile", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        PathManager.copy(str(src), str(dst), overwrite=True)
+    monkeypatch.setattr(shutil, "copyfile", real_copy)
+    assert dst.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_best.pt", "checkpoint_last.pt"]

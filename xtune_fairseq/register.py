@@ -1,15 +1,17 @@
 """Registers the model `xlmr_xtune`, the task `xtune_classification` and the criterion
 `xtune_consistency` with fairseq; importing it twice is harmless (modules load once).
 
-It also allow-lists fairseq's checkpoint classes for torch.load, and makes a user mistake
+It also allow-lists fairseq's checkpoint classes for torch.load, makes fairseq's copies of a
+saved checkpoint atomic, and makes a user mistake
 (InputError) raised inside fairseq-train end with its one-line message, not a traceback."""
 
 import sys
 
-from xtune_fairseq.checkpoints import install_allowlist
+from xtune_fairseq.checkpoints import install_allowlist, install_atomic_copy
 from xtune_fairseq.errors import InputError
 
 install_allowlist()
+install_atomic_copy()
 
 _previous_hook = sys.excepthook
 
