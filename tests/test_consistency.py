@@ -106,3 +106,15 @@ def test_masked_sum():
     v = torch.tensor([1.0, 2.0, 4.0])
     assert masked_sum(v).item() == 7.0
     assert masked_sum(v, torch.tensor([True, False, True])).item() == 5.0
+
+
+def test_all_but_one_position_masked():
+    """A distribution with all mass on one label (the rest at -inf) against any other stays finite."""
+    one_hot = torch.full((2, 5), float("-inf"))
+    one_hot[:, 2] = 0.0
+    other = torch.randn(2, 5)
+    expected = -torch.log_softmax(other, -1)[:, 2]  # KL(onehot || q) = -log q_2
+    assert torch.allclose(kl_from_logits(one_hot, other), expected, atol=1e-6)
+    assert torch.isinf(symmetric_kl(one_hot, other)).all()  # KL(q || one-hot) is +inf by definition, not nan
+    assert torch.isfinite(teacher_kl(one_hot, other)).all()
+    assert torch.isfinite(teacher_hard_ce(one_hot, other)).all()

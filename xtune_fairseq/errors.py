@@ -3,3 +3,7 @@
 
 class InputError(ValueError):
     """Bad user input; the message names the file (and line) and what was expected."""
+
+
+class NonFiniteLoss(FloatingPointError):
+    """Training produced a NaN/inf loss; fairseq stops before the optimizer step (crash.pt)."""

@@ -8,7 +8,7 @@ saved checkpoint atomic, and makes a user mistake
 import sys
 
 from xtune_fairseq.checkpoints import install_allowlist, install_atomic_copy
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.errors import InputError, NonFiniteLoss
 
 install_allowlist()
 install_atomic_copy()
@@ -17,7 +17,7 @@ _previous_hook = sys.excepthook
 
 
 def _user_error_hook(exc_type, exc, tb):
-    if issubclass(exc_type, InputError):
+    if issubclass(exc_type, (InputError, NonFiniteLoss)):
         print(f"error: {exc}", file=sys.stderr)
         return
     _previous_hook(exc_type, exc, tb)

@@ -12,7 +12,7 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
 from xtune_fairseq.augment.gaussian_noise import rows_noise
 from xtune_fairseq.consistency import masked_sum, symmetric_kl, teacher_hard_ce, teacher_kl
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.errors import InputError, NonFiniteLoss
 from xtune_fairseq.teacher import FrozenTeacher
 
 
@@ -90,6 +90,12 @@ class XtuneConsistencyCriterion(FairseqCriterion):
                 r2 = masked_sum(teacher_kl(t_logits, logits_in), rows)
                 loss = loss + self.cfg.r2_lambda * kl_scale * r2
 
+        if model.training and not torch.isfinite(loss):
+            raise NonFiniteLoss(
+                f"non-finite training loss (nll {nll.item():.4g}, r1 {r1.item():.4g}, r2 {r2.item():.4g}) on "
+                f"examples {sample['id'][:8].tolist()}; stopped before the update, no checkpoint overwritten "
+                "(lower --lr, check --r1-lambda/--r2-lambda and the inputs)"
+            )
         correct = lprobs.argmax(-1) == target
         logging_output = {
             "loss": loss.data,
