@@ -9,6 +9,7 @@ per-example augmentations (subword sampling, code-switch) is measured against tr
 """
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -68,7 +69,7 @@ def bench(a):
     teacher = make_teacher(a, tempfile.mkdtemp(prefix="xtune-bench-teacher-"))
     base = [a.data, "--user-dir", os.path.join(ROOT, "user_dir"), "--task", "xtune_classification",
             "--arch", "xlmr_xtune", "--pretrained-dir", a.model_dir, "--max-positions", str(a.max_positions),
-            "--cpu", "--seed", "1", "--sort-by-length"]
+            "--cpu", "--seed", "1"]
     aug = ["--code-switch-dicts", a.code_switch_dicts] if a.code_switch_dicts else []
     view = ["--r1-augmentation", a.augmentation] + aug
     configs = {
@@ -79,15 +80,19 @@ def bench(a):
         "r1+r2": ["--criterion", "xtune_consistency", "--r1-lambda", "5", "--r2-lambda", "1", "--teacher-path",
                   teacher, "--data-augmentation", a.augmentation, *view],
     }
-    runs = {}
-    for name, extra in configs.items():
-        task, model, crit = _build(base, extra)
-        ds = task.dataset("train")
-        ds.set_epoch(1)
-        itr = task.get_batch_iterator(ds, max_sentences=a.batch_size, seed=1, num_workers=0).next_epoch_itr(shuffle=True)
-        batches = [next(itr) for _ in range(a.warmup + a.updates * a.rounds)]
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-        runs[name] = dict(task=task, model=model.train(), crit=crit, opt=opt, batches=batches, times=[], rss=0.0)
+    runs = {name: dict(zip(("task", "model", "crit"), _build(base, extra))) for name, extra in configs.items()}
+    # every configuration sees the very same batches (rows of D_A with their R1 partners);
+    # each criterion uses what it needs of them
+    task = runs["r1+r2"]["task"]
+    ds = task.dataset("train")
+    ds.set_epoch(1)
+    epoch = list(task.get_batch_iterator(ds, max_sentences=a.batch_size, seed=1, num_workers=0)
+                 .next_epoch_itr(shuffle=True))
+    full = [b for b in epoch if b["nsentences"] == a.batch_size] or epoch
+    batches = list(itertools.islice(itertools.cycle(full), a.warmup + a.updates * a.rounds))
+    for r in runs.values():
+        r.update(model=r["model"].train(), batches=batches, times=[], rss=0.0,
+                 opt=torch.optim.AdamW(r["model"].parameters(), lr=1e-5))
 
     def step(r, sample):
         start = time.perf_counter()
