@@ -24,10 +24,9 @@ def pip_download(spec: str, dest: str, sdist: bool = False) -> str:
     stem = name.replace("-", "_").lower()
     os.makedirs(dest, exist_ok=True)
 
-    def cached():
+    def cached():  # wheel and sdist names: name-version..., with - or _ in the name
         hits = [p for p in glob.glob(os.path.join(dest, "*"))
-                if os.path.basename(p).lower().replace("-", "_").startswith(f"{stem}_{version}".lower())
-                or os.path.basename(p).lower().replace("-", "_").startswith(f"{stem}-{version}".lower())]
+                if os.path.basename(p).lower().replace("-", "_").startswith(f"{stem}_{version}".lower())]
         return hits[0] if hits else None
 
     if cached():

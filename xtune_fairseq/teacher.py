@@ -28,7 +28,6 @@ class FrozenTeacher:
         if p.device != like.device or p.dtype != like.dtype:
             self.model.to(device=like.device, dtype=like.dtype)
 
-    @torch.no_grad()
     def logits(self, src_tokens, embedding_noise=None, like: torch.Tensor = None):
         if like is not None:
             self._match(like)

@@ -37,7 +37,7 @@ def prepare_real(cache: str, n_train: int = 1000) -> dict:
     if not os.path.isfile(os.path.join(bin_dir, "xtune.json")):
         print("[demo] binarizing the sentiment data", flush=True)
         preprocess(model, bin_dir, tsv["train"], tsv["valid"], tsv["test"])
-    return {"model": model, "bin": bin_dir, "dicts": ",".join(dicts[l] for l in ("de", "fr")), "full_model": full}
+    return {"model": model, "bin": bin_dir, "dicts": ",".join(dicts[l] for l in ("de", "fr"))}
 
 
 def prepare_tiny(out: str) -> dict:

@@ -1,6 +1,7 @@
 """FreeDict dictd files (Debian dict-freedict-eng-XXX) -> MUSE-format word pairs."""
 
 import gzip
+import os
 import re
 from typing import Dict, Iterator, List, Tuple
 
@@ -64,7 +65,5 @@ def write_muse(table: Dict[str, List[str]], path: str) -> int:
             for tgt in table[src]:
                 f.write(f"{src}\t{tgt}\n")
                 n += 1
-    import os
-
     os.replace(path + ".part", path)
     return n

@@ -137,15 +137,20 @@ class XtuneClassificationTask(SentencePredictionTask):
                               self.max_positions(), sep=self.cfg.separator_token)
         switcher = translations = None
         if kind == "cs":
-            if not self.cfg.code_switch_dicts:
-                raise InputError("--r1-augmentation/--data-augmentation cs needs --code-switch-dicts en-XX.txt,...")
-            dicts = load_muse_dictionaries([p for p in self.cfg.code_switch_dicts.split(",") if p])
-            switcher = CodeSwitcher(dicts, self.cfg.code_switch_ratio)
+            switcher = self._switcher()
         if kind == "mt":
             translations = read_translation_table(os.path.join(self.cfg.data, "meta", "translations.jsonl"))
         maker = ViewMaker(kind, encoder, sampler, switcher, translations)
         maker.check_covers([ex.id for ex in examples])
         return maker
+
+    def _switcher(self):  # A and A' share one (large dictionaries load once)
+        if getattr(self, "_code_switcher", None) is None:
+            if not self.cfg.code_switch_dicts:
+                raise InputError("--r1-augmentation/--data-augmentation cs needs --code-switch-dicts en-XX.txt,...")
+            dicts = load_muse_dictionaries([p for p in self.cfg.code_switch_dicts.split(",") if p])
+            self._code_switcher = CodeSwitcher(dicts, self.cfg.code_switch_ratio)
+        return self._code_switcher
 
     def _sampler(self):
         if getattr(self, "_subword_sampler", None) is None:
