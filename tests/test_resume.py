@@ -7,20 +7,33 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from conftest import fairseq_train, train_args
 from xtune_fairseq.checkpoints import safe_load
 
 FLAGS = ["--data-augmentation", "cs", "--r1-augmentation", "ss", "--subword-alpha", "0.05", "--r1-lambda", "5",
-         "--max-epoch", "4", "--disable-validation"]
+         "--max-epoch", "4", "--disable-validation"]  # epoch-end saves
 
 
-def test_sigkill_then_same_command_matches_uninterrupted(tiny, tmp_path):
-    fairseq_train(train_args(tiny, tmp_path / "straight", *FLAGS, "--code-switch-dicts", tiny["dicts"]))
+@pytest.fixture(scope="module")
+def teacher(tiny, tmp_path_factory):
+    save = tmp_path_factory.mktemp("teacher")
+    fairseq_train(train_args(tiny, save, "--max-update", "3", "--disable-validation"))
+    return str(save / "checkpoint_last.pt")
 
-    argv = [sys.executable, "-m", "fairseq_cli.train",
-            *map(str, train_args(tiny, tmp_path / "killed", *FLAGS, "--code-switch-dicts", tiny["dicts"]))]
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_sigkill_then_same_command_matches_uninterrupted(tiny, tmp_path, teacher, stage):
+    flags = FLAGS + ["--code-switch-dicts", tiny["dicts"]]
+    if stage == 1:  # task loss + R1 on D
+        flags = [f for f in flags if f not in ("--data-augmentation", "cs")]
+    else:  # D + A(D), R1 and R2 against a frozen teacher
+        flags += ["--r2-lambda", "1", "--teacher-path", teacher]
+    fairseq_train(train_args(tiny, tmp_path / "straight", *flags))
+
+    argv = [sys.executable, "-m", "fairseq_cli.train", *map(str, train_args(tiny, tmp_path / "killed", *flags))]
     env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
     last = tmp_path / "killed" / "checkpoint_last.pt"
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -32,7 +45,7 @@ def test_sigkill_then_same_command_matches_uninterrupted(tiny, tmp_path):
     assert last.exists(), "the run ended before its first checkpoint"
     killed_at = safe_load(str(last))["optimizer_history"][-1]["num_updates"]
 
-    _, out = fairseq_train(train_args(tiny, tmp_path / "killed", *FLAGS, "--code-switch-dicts", tiny["dicts"]))
+    _, out = fairseq_train(train_args(tiny, tmp_path / "killed", *flags))
     assert f"@ {killed_at} updates" in out  # it resumed rather than restarted
     a = safe_load(str(tmp_path / "straight" / "checkpoint_last.pt"))
     b = safe_load(str(last))
