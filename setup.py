@@ -26,6 +26,7 @@ setup(
             "xtune-results=xtune_fairseq.cli.results:main",
             "xtune-retrieval=xtune_fairseq.cli.retrieval:main",
             "xtune-represent=xtune_fairseq.cli.represent:main",
+            "xtune-teacher-cache=xtune_fairseq.cli.teacher_cache:main",
         ]
     },
 )

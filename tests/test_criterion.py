@@ -160,3 +160,48 @@ def test_bf16_autocast_keeps_losses_finite_and_kl_in_float32(tiny):
     assert log["r1_loss"].dtype == torch.float32 and torch.isfinite(log["r1_loss"]) and log["r1_loss"] > 0
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_cached_teacher_gives_the_same_r2_without_a_teacher_forward(tiny, stage1, tmp_path):
+    from xtune_fairseq.cli.teacher_cache import main as cache_main
+
+    path = tmp_path / "teacher-cache.pt"
+    assert cache_main(["--teacher", stage1, "--data", tiny["bin"], "--out", str(path)]) == 0
+    common = ["--data-augmentation", "mt", "--r1-lambda", "0", "--r2-lambda", "2", *NO_DROPOUT]
+    task, cfg, online = make_task(tiny, *common, "--teacher-path", stage1, criterion=True)
+    model = task.build_model(cfg.model).train()
+    sample = batch_of(task)
+    _, _, log_online = online(model, sample)
+
+    task_c, _, cached = make_task(tiny, *common, "--teacher-cache", str(path), criterion=True)
+    assert cached._teacher is None  # nothing to run: every input of D + MT(D) is fixed
+    sample_c = batch_of(task_c)
+    assert torch.equal(sample_c["net_input"]["src_tokens"], sample["net_input"]["src_tokens"])
+    assert "teacher_logits" in sample_c and sample_c["is_aug"].any()
+    _, _, log_cached = cached(model, sample_c)
+    assert log_online["r2_loss"] > 0
+    assert torch.allclose(log_cached["r2_loss"], log_online["r2_loss"], atol=1e-5)
+
+
+def test_cache_for_other_data_is_refused(tiny, stage1, tmp_path):
+    from xtune_fairseq.cli.teacher_cache import build_cache
+
+    cache = build_cache(stage1, tiny["bin"])
+    cache["n_examples"] -= 1
+    path = tmp_path / "wrong.pt"
+    torch.save(cache, path)
+    task, _ = make_task(tiny, "--data-augmentation", "mt", "--r2-lambda", "1", "--teacher-cache", str(path))
+    with pytest.raises(InputError, match="made for 599 training examples"):
+        task.load_dataset("train")
+
+
+def test_resampled_rows_without_teacher_path_are_an_error(tiny, stage1, tmp_path):
+    from xtune_fairseq.cli.teacher_cache import main as cache_main
+
+    path = tmp_path / "c.pt"
+    cache_main(["--teacher", stage1, "--data", tiny["bin"], "--out", str(path)])
+    task, cfg, crit = make_task(tiny, "--data-augmentation", "ss", "--r1-lambda", "0", "--r2-lambda", "1",
+                                "--teacher-cache", str(path), criterion=True)
+    model = task.build_model(cfg.model).train()
+    with pytest.raises(InputError, match="need --teacher-path besides --teacher-cache"):
+        crit(model, batch_of(task))

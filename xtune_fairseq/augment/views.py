@@ -22,6 +22,7 @@ AUGMENTATIONS = ("none", "ss", "gn", "cs", "mt")
 class View:
     ids: List[int]
     noise: bool = False
+    translation: Optional[int] = None  # which translation of the example (MT views): a fixed input
 
 
 class ViewMaker:
@@ -66,4 +67,5 @@ class ViewMaker:
             texts = [" ".join(self.switcher(t.split(), rng)[0]) for t in example.texts]
             return View(self._encode_words(texts, None))
         choices = self.translations[example.id]
-        return View(self._encode_words(choices[rng.integers(len(choices))].texts, None))
+        k = int(rng.integers(len(choices)))
+        return View(self._encode_words(choices[k].texts, None), translation=k)

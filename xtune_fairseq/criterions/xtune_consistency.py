@@ -45,13 +45,14 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         super().__init__(task)
         if cfg.regression_target:
             raise InputError("xtune_consistency does not support --regression-target")
-        if cfg.r2_lambda > 0 and not cfg.teacher_path:
+        cached = bool(getattr(getattr(task, "cfg", None), "teacher_cache", ""))
+        if cfg.r2_lambda > 0 and not cfg.teacher_path and not cached:
             raise InputError("--r2-lambda > 0 needs --teacher-path (the stage-1 checkpoint)")
         self.cfg = cfg
         self.head = cfg.classification_head_name
         self.languages = list(getattr(task, "languages", []))
         # a plain attribute, not a submodule: the teacher stays out of state_dict and DDP
-        self._teacher = FrozenTeacher(cfg.teacher_path, task, self.head) if cfg.r2_lambda > 0 else None
+        self._teacher = FrozenTeacher(cfg.teacher_path, task, self.head) if cfg.r2_lambda > 0 and cfg.teacher_path else None
 
     def forward(self, model, sample, reduce=True):
         tokens = sample["net_input"]["src_tokens"]
@@ -79,9 +80,14 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         if partner is not None:
             r1 = symmetric_kl(logits_in, logits[batch:], stop_gradient=not self.cfg.r1_no_stopgrad).sum()
             loss = loss + self.cfg.r1_lambda * kl_scale * r1
-        if self._teacher is not None and model.training:
-            in_noise = None if noise is None else noise[:batch]
-            t_logits = self._teacher.logits(sample["net_input"]["src_tokens"], in_noise, like=logits_in)
+        if self.cfg.r2_lambda > 0 and model.training:
+            t_logits = sample.get("teacher_logits")
+            if t_logits is None:  # some input of the batch is re-sampled or noised: ask the teacher
+                if self._teacher is None:
+                    raise InputError("rows without cached teacher predictions (re-sampled or noised views) need "
+                                     "--teacher-path besides --teacher-cache")
+                in_noise = None if noise is None else noise[:batch]
+                t_logits = self._teacher.logits(sample["net_input"]["src_tokens"], in_noise, like=logits_in)
             rows = sample["is_aug"] if self.cfg.r2_rows == "augmented" else None
             if self.cfg.r2_hard_labels:
                 r2 = masked_sum(teacher_hard_ce(t_logits, logits_in), rows)

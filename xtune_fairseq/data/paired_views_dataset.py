@@ -28,7 +28,9 @@ class PairedViewsDataset(FairseqDataset):
         augment: Optional[ViewMaker] = None,  # A: makes the augmented copies
         augmented_ratio: float = 1.0,
         partner: Optional[ViewMaker] = None,  # A* or A': the R1 view
+        teacher_cache: Optional[dict] = None,  # xtune-teacher-cache output: R2 targets of fixed inputs
     ):
+        self.teacher_cache = teacher_cache
         self.src_tokens, self.examples = src_tokens, examples
         self.targets, self.langs, self.pad_idx, self.seed = targets, langs, pad_idx, seed
         self.augment, self.partner = augment, partner
@@ -63,10 +65,10 @@ class PairedViewsDataset(FairseqDataset):
         orig = self.src_tokens[src].tolist()
         example = self.examples[src]
         is_aug = index >= len(self.src_tokens)
-        view_ids, view_noise = orig, False
+        view_ids, view_noise, translation = orig, False, None
         if is_aug:
             view = self.augment(example, orig, self._rng(index, _INPUT_STREAM))
-            view_ids, view_noise = view.ids, view.noise
+            view_ids, view_noise, translation = view.ids, view.noise, view.translation
         item = {
             "id": index,
             "source": torch.tensor(view_ids, dtype=torch.long),
@@ -74,6 +76,7 @@ class PairedViewsDataset(FairseqDataset):
             "is_aug": is_aug,
             "lang": self.langs[src],
             "target": None if self.targets is None else self.targets[src],
+            "teacher_logits": self._cached_teacher(src, example.id, is_aug, view_noise, translation),
         }
         if self.partner is not None:
             if is_aug and self.partner.kind == "mt" and self.augment.kind == "mt":
@@ -84,6 +87,18 @@ class PairedViewsDataset(FairseqDataset):
             item["partner"] = torch.tensor(p[0], dtype=torch.long)
             item["partner_noise"] = p[1]
         return item
+
+    def _cached_teacher(self, src, example_id, is_aug, noise, translation):
+        """The teacher's logits for this row's input when that input is fixed (the original, or a
+        given translation) and cached; None when the teacher has to see it online."""
+        cache = self.teacher_cache
+        if cache is None or noise:
+            return None
+        if not is_aug:
+            return cache["original"][src]
+        if translation is not None:
+            return cache["translations"][cache["translation_rows"][example_id][translation]]
+        return None
 
     def __len__(self):
         return len(self._sizes)
@@ -117,6 +132,8 @@ class PairedViewsDataset(FairseqDataset):
             "is_aug": torch.tensor([s["is_aug"] for s in samples]),
             "lang": torch.stack([s["lang"] for s in samples]),
         }
+        if all(s["teacher_logits"] is not None for s in samples):
+            batch["teacher_logits"] = torch.stack([s["teacher_logits"] for s in samples])
         if samples[0]["target"] is not None:
             batch["target"] = torch.stack([s["target"] for s in samples])
         if "partner" in samples[0]:

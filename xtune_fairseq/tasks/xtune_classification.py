@@ -59,6 +59,11 @@ class XtuneClassificationConfig(SentencePredictionConfig):
     code_switch_ratio: float = field(default=0.3, metadata={"help": "probability that a word is switched"})
     noise_std: float = field(default=1e-5, metadata={"help": "Gaussian noise scale on word embeddings"})
     noise_kind: ChoiceEnum(NOISE_KINDS) = field(default="normal", metadata={"help": "noise distribution"})
+    teacher_cache: str = field(
+        default="",
+        metadata={"help": "R2 targets of fixed inputs (originals, translations) from xtune-teacher-cache: "
+                  "the teacher then runs only for re-sampled or noised rows"},
+    )
     sort_by_length: bool = field(
         default=False,
         metadata={"help": "batch training rows of similar length (less padding, faster on CPU); batches are "
@@ -109,9 +114,10 @@ class XtuneClassificationTask(SentencePredictionTask):
         training = split == "train"
         augment = self._view_maker(self.cfg.data_augmentation, examples) if training else None
         partner = self._view_maker(self.cfg.r1_augmentation, examples) if training else None
+        cache = self._teacher_cache(examples) if training and self.cfg.teacher_cache else None
         dataset = PairedViewsDataset(
             src_tokens, examples, targets, langs, self.source_dictionary.pad(), self.cfg.seed,
-            augment=augment, augmented_ratio=self.cfg.augmented_ratio, partner=partner,
+            augment=augment, augmented_ratio=self.cfg.augmented_ratio, partner=partner, teacher_cache=cache,
         )
         with data_utils.numpy_seed(self.cfg.seed):
             shuffle = np.random.permutation(len(dataset))
@@ -143,6 +149,18 @@ class XtuneClassificationTask(SentencePredictionTask):
         maker = ViewMaker(kind, encoder, sampler, switcher, translations)
         maker.check_covers([ex.id for ex in examples])
         return maker
+
+    def _teacher_cache(self, examples):
+        from xtune_fairseq.checkpoints import safe_load
+
+        path = self.cfg.teacher_cache
+        cache = safe_load(path)
+        if cache.get("format") != 1 or "original" not in cache:
+            raise InputError(f"{path}: not a file written by xtune-teacher-cache")
+        if cache["n_examples"] != len(examples) or list(cache["labels"]) != self.label_names:
+            raise InputError(f"{path}: made for {cache['n_examples']} training examples with labels "
+                             f"{cache['labels']}; this data has {len(examples)} with {self.label_names}")
+        return cache
 
     def _switcher(self):  # A and A' share one (large dictionaries load once)
         if getattr(self, "_code_switcher", None) is None:

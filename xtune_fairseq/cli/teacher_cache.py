@@ -1,0 +1,75 @@
+"""xtune-teacher-cache: the stage-1 teacher's logits for every fixed input of the training set
+(each original example and each of its translations), so that R2 on those rows needs no teacher
+forward pass in stage 2 (pass the file as --teacher-cache). Re-sampled or noised views are not
+fixed: the criterion still runs the teacher (--teacher-path) for batches that contain them.
+
+  xtune-teacher-cache --teacher runs/x/stage1/checkpoint_best.pt --data data-bin --out data-bin/teacher.pt
+"""
+
+import argparse
+import os
+
+from xtune_fairseq.cli.common import run_cli
+
+
+def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
+    import torch
+    from fairseq import checkpoint_utils
+    from fairseq.data import data_utils
+
+    import xtune_fairseq.register  # noqa: F401
+    from xtune_fairseq.checkpoints import load_fairseq_checkpoint
+    from xtune_fairseq.tasks.xtune_classification import read_translation_table
+
+    state = load_fairseq_checkpoint(teacher)
+    overrides = {"data": data, "data_augmentation": "none", "r1_augmentation": "none", "teacher_cache": ""}
+    models, _, task = checkpoint_utils.load_model_ensemble_and_task([teacher], arg_overrides=overrides, state=state)
+    model = models[0].eval()
+    head = task.cfg.classification_head_name
+    task.load_dataset("train")
+    ds = task.dataset("train").dataset
+    pad = task.source_dictionary.pad()
+
+    def logits_of(seqs):
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(seqs), batch_size):
+                tokens = data_utils.collate_tokens(seqs[i:i + batch_size], pad)
+                out.append(model(tokens, classification_head_name=head)[0].float())
+        return torch.cat(out) if out else torch.zeros(0, task.cfg.num_classes)
+
+    original = logits_of([ds.src_tokens[i] for i in range(len(ds.src_tokens))])
+    rows, seqs = {}, []
+    table_path = os.path.join(data, "meta", "translations.jsonl")
+    if os.path.isfile(table_path):
+        maker = task._view_maker("mt", ds.examples)
+        for ex_id, translations in read_translation_table(table_path).items():
+            rows[ex_id] = list(range(len(seqs), len(seqs) + len(translations)))
+            seqs += [torch.tensor(maker._encode_words(t.texts, None)) for t in translations]
+    return {"format": 1, "teacher": os.path.abspath(teacher), "labels": list(task.label_names),
+            "n_examples": len(ds.examples), "original": original, "translations": logits_of(seqs),
+            "translation_rows": rows}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--teacher", required=True, help="stage-1 checkpoint")
+    p.add_argument("--data", required=True, help="xtune-preprocess output the student trains on")
+    p.add_argument("--out", required=True)
+    p.add_argument("--batch-size", type=int, default=64)
+    a = p.parse_args(argv)
+
+    def go():
+        import torch
+
+        cache = build_cache(a.teacher, a.data, a.batch_size)
+        tmp = a.out + ".part"
+        torch.save(cache, tmp)
+        os.replace(tmp, a.out)
+        print(f"wrote {a.out}: {len(cache['original'])} originals, {len(cache['translations'])} translations")
+
+    return run_cli(go)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
