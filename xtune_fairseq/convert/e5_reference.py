@@ -62,15 +62,10 @@ class E5Reference:
         return list(out[:n])
 
 
-def mean_pooled(model, dictionary, sp, texts: Sequence[str], prefix: str = "passage: ") -> np.ndarray:
-    """The same sentence vectors from a fairseq XLM-R model: mean over all tokens, L2-normalised."""
-    import torch
-
-    vecs = []
-    with torch.no_grad():
-        for text in texts:
-            ids = [0] + [dictionary.index(p) for p in sp.encode(prefix + text, out_type=str)] + [2]
-            feats = model(torch.tensor([ids]), features_only=True)[0][0]
-            v = feats.mean(0).numpy()
-            vecs.append(v / np.linalg.norm(v))
-    return np.stack(vecs)
+def cosines_with_engine(ref: E5Reference, encoder, texts: Sequence[str], prefix: str = "passage: ") -> List[float]:
+    """Cosine between the engine's embedding of each text and ours: the mean of the last layer
+    over all tokens of `prefix + text` (the model card's pooling) from an analysis.Encoder."""
+    layers = len(encoder.model.encoder.sentence_encoder.layers)
+    ours = encoder.sentence_vectors([prefix + t for t in texts], layers)
+    ours /= np.linalg.norm(ours, axis=1, keepdims=True)
+    return [float(v @ ref.embed(t, is_query=prefix.startswith("query"))) for v, t in zip(ours, texts)]
