@@ -66,7 +66,7 @@ def test_translation_partner_is_a_translation(tiny):
     ex = inner.examples[0]
     choices = {tuple(task.source_dictionary.encode_line(" ".join(task._sampler().sp.encode(t.texts[0], out_type=str)),
                                                         append_eos=False).tolist())
-               for t in task._view_maker("mt", inner.examples).translations[ex.id]}
+               for t in task.view_maker("mt", inner.examples).translations[ex.id]}
     partner = tuple(inner[0]["partner"].tolist()[1:-1])
     assert partner in choices
 

@@ -2,8 +2,8 @@
 `xtune_consistency` with fairseq; importing it twice is harmless (modules load once).
 
 It also allow-lists fairseq's checkpoint classes for torch.load, makes fairseq's copies of a
-saved checkpoint atomic, and makes a user mistake
-(InputError) raised inside fairseq-train end with its one-line message, not a traceback."""
+saved checkpoint atomic, and makes a user mistake (InputError) or a non-finite loss raised
+inside fairseq-train end with its one-line message, not a traceback."""
 
 import sys
 
@@ -23,7 +23,7 @@ def _user_error_hook(exc_type, exc, tb):
     _previous_hook(exc_type, exc, tb)
 
 
-if sys.excepthook is not _user_error_hook and getattr(sys.excepthook, "__name__", "") != "_user_error_hook":
+if getattr(sys.excepthook, "__name__", "") != _user_error_hook.__name__:  # once, even across reloads
     sys.excepthook = _user_error_hook
 
 import xtune_fairseq.criterions.xtune_consistency  # noqa: E402,F401

@@ -49,7 +49,7 @@ class ViewMaker:
             if missing:
                 raise InputError(f"no translation for {len(missing)} training examples, e.g. ids {missing[:5]}")
 
-    def _encode_words(self, texts: Sequence[str], rng: Optional[np.random.Generator]) -> List[int]:
+    def encode_texts(self, texts: Sequence[str], rng: Optional[np.random.Generator]) -> List[int]:
         per_text = []
         for text in texts:
             pieces, _ = self.sampler.segment(text.split(), rng)
@@ -62,10 +62,10 @@ class ViewMaker:
         if self.kind == "gn":
             return View(orig_ids, noise=True)
         if self.kind == "ss":
-            return View(self._encode_words(example.texts, rng))
+            return View(self.encode_texts(example.texts, rng))
         if self.kind == "cs":
             texts = [" ".join(self.switcher(t.split(), rng)[0]) for t in example.texts]
-            return View(self._encode_words(texts, None))
+            return View(self.encode_texts(texts, None))
         choices = self.translations[example.id]
         k = int(rng.integers(len(choices)))
-        return View(self._encode_words(choices[k].texts, None), translation=k)
+        return View(self.encode_texts(choices[k].texts, None), translation=k)

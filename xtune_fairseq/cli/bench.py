@@ -81,12 +81,10 @@ def bench(a):
                   teacher, "--data-augmentation", a.augmentation, *view],
     }
     if a.augmentation == "mt":  # fixed views: R2 from the teacher cache, no teacher forward
-        import torch as _torch
-
         from xtune_fairseq.cli.teacher_cache import build_cache
 
         cache = os.path.join(os.path.dirname(teacher), "teacher-cache.pt")
-        _torch.save(build_cache(teacher, a.data), cache)
+        torch.save(build_cache(teacher, a.data), cache)
         configs["r2 cached"] = ["--criterion", "xtune_consistency", "--r1-lambda", "0", "--r2-lambda", "1",
                                 "--teacher-cache", cache, "--data-augmentation", "mt", *view]
     runs = {name: dict(zip(("task", "model", "crit"), _build(base, extra))) for name, extra in configs.items()}
@@ -142,7 +140,7 @@ def augmentation_throughput(task, a, report):
     for kind in ("ss", "cs"):
         if kind == "cs" and not a.code_switch_dicts:
             continue
-        maker = task._view_maker(kind, ds.examples)
+        maker = task.view_maker(kind, ds.examples)
         n = min(len(ds.examples), 300)
         start = time.perf_counter()
         for i in range(n):

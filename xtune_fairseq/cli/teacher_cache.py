@@ -42,10 +42,10 @@ def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
     rows, seqs = {}, []
     table_path = os.path.join(data, "meta", "translations.jsonl")
     if os.path.isfile(table_path):
-        maker = task._view_maker("mt", ds.examples)
+        maker = task.view_maker("mt", ds.examples)
         for ex_id, translations in read_translation_table(table_path).items():
             rows[ex_id] = list(range(len(seqs), len(seqs) + len(translations)))
-            seqs += [torch.tensor(maker._encode_words(t.texts, None)) for t in translations]
+            seqs += [torch.tensor(maker.encode_texts(t.texts, None)) for t in translations]
     return {"format": 1, "teacher": os.path.abspath(teacher), "labels": list(task.label_names),
             "n_examples": len(ds.examples), "original": original, "translations": logits_of(seqs),
             "translation_rows": rows}

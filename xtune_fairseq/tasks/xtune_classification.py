@@ -112,8 +112,8 @@ class XtuneClassificationTask(SentencePredictionTask):
         targets = torch.tensor([self.label_index(ex.label) for ex in examples])
         langs = torch.tensor([self.language_index(ex.lang) for ex in examples])
         training = split == "train"
-        augment = self._view_maker(self.cfg.data_augmentation, examples) if training else None
-        partner = self._view_maker(self.cfg.r1_augmentation, examples) if training else None
+        augment = self.view_maker(self.cfg.data_augmentation, examples) if training else None
+        partner = self.view_maker(self.cfg.r1_augmentation, examples) if training else None
         cache = self._teacher_cache(examples) if training and self.cfg.teacher_cache else None
         dataset = PairedViewsDataset(
             src_tokens, examples, targets, langs, self.source_dictionary.pad(), self.cfg.seed,
@@ -135,7 +135,7 @@ class XtuneClassificationTask(SentencePredictionTask):
     def language_index(self, lang: str) -> int:
         return self.languages.index(lang)
 
-    def _view_maker(self, kind, examples):
+    def view_maker(self, kind, examples):
         if kind == "none":
             return None
         sampler = self._sampler()
