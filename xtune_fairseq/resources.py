@@ -62,11 +62,12 @@ def converted_encoder(cache: str, enc: dict) -> str:
 
 
 def trimmed_encoder(cache: str, full: str, name: str, texts) -> str:
+    """texts: a function returning the text to cover, called only when the model is not cached."""
     from xtune_fairseq.convert.trim import trim_model_dir
 
     out = os.path.join(cache, "models", name)
     if not os.path.isfile(os.path.join(out, "model.pt")):
-        stats = trim_model_dir(full, out, texts)
+        stats = trim_model_dir(full, out, texts())
         log(f"trimmed vocabulary: {stats['pieces_before']} -> {stats['pieces_after']} pieces ({out})")
     return out
 

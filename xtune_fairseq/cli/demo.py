@@ -26,12 +26,14 @@ def prepare_real(cache: str, n_train: int = 1000) -> dict:
     dicts = R.fetch_dictionaries(cache, ("de", "fr", "es"))
     full = R.converted_encoder(cache, enc)
     tsv = build_sentiment_tsvs(corpora, os.path.join(cache, "data", f"sentiment-{n_train}"), n_train=n_train)
-    data = {s: read_classification_tsv(tsv[s]) for s in ("train", "valid", "test")}
-    # keep every piece that the data, or a code-switch of its training words, can produce
-    texts = [ex.texts[0] for rows in data.values() for ex in rows]
-    words = {w.lower().strip(".,!?\"'()") for ex in data["train"] for w in ex.texts[0].split()}
-    table = load_muse_dictionaries([dicts["de"], dicts["fr"]])
-    texts += [c for d in table.values() for w in words for c in d.get(w, [])]
+
+    def texts():  # every piece that the data, or a code-switch of its training words, can produce
+        data = {s: read_classification_tsv(tsv[s]) for s in ("train", "valid", "test")}
+        out = [ex.texts[0] for rows in data.values() for ex in rows]
+        words = {w.lower().strip(".,!?\"'()") for ex in data["train"] for w in ex.texts[0].split()}
+        table = load_muse_dictionaries([dicts["de"], dicts["fr"]])
+        return out + [c for d in table.values() for w in words for c in d.get(w, [])]
+
     model = R.trimmed_encoder(cache, full, f"e5-small-sentiment-{n_train}", texts)
     bin_dir = os.path.join(cache, "bin", f"sentiment-{n_train}")
     if not os.path.isfile(os.path.join(bin_dir, "xtune.json")):
