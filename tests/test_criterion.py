@@ -2,7 +2,6 @@
 frozen and outside the state dict, and clear errors for incompatible teachers."""
 
 import json
-import os
 import shutil
 
 import pytest

@@ -79,9 +79,9 @@ def install_atomic_copy() -> None:
     """fairseq writes the first file of a save atomically, then copies it to the other names
     (checkpoint_best.pt -> checkpoint_last.pt) with a plain copy, which a kill can truncate.
     Local copies now go to a temporary name in the destination folder and are renamed."""
-    import shutil
-
     from fairseq.file_io import PathManager
+
+    from xtune_fairseq.files import atomic_copy
 
     if getattr(PathManager.copy, "atomic", False):
         return
@@ -90,13 +90,7 @@ def install_atomic_copy() -> None:
     def copy(src_path: str, dst_path: str, overwrite: bool = False):
         if "://" in str(dst_path):
             return plain_copy(src_path, dst_path, overwrite)
-        tmp = f"{dst_path}.tmp-{os.getpid()}"
-        try:
-            shutil.copyfile(src_path, tmp)
-            os.replace(tmp, dst_path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        atomic_copy(src_path, dst_path)
         return True
 
     copy.atomic = True

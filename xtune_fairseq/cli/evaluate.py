@@ -8,6 +8,7 @@ import os
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.evaluation.metrics import markdown_table, per_language_accuracy, summarize
+from xtune_fairseq.files import atomic_open
 
 
 def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 64):
@@ -53,10 +54,8 @@ def write_outputs(results, json_path=None, markdown_path=None):
     for path, text in ((json_path, json.dumps(results, indent=1)), (markdown_path, table)):
         if path:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            tmp = path + ".tmp"
-            with open(tmp, "w") as f:
+            with atomic_open(path) as f:
                 f.write(text + "\n")
-            os.replace(tmp, path)
     return table
 
 

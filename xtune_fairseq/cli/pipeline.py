@@ -8,7 +8,6 @@ A stage whose folder holds DONE is skipped; an unfinished one resumes from check
 """
 
 import argparse
-import json
 import math
 import os
 import shlex

@@ -14,6 +14,7 @@ import os
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.files import atomic_open
 
 
 def load_runs(specs):
@@ -46,7 +47,7 @@ def write_tables(runs, out_stem, title="accuracy"):
     results = {name: aggregate(rs) for name, rs in runs.items()}
     table = write_outputs(results, out_stem + ".json", out_stem + ".md")
     langs = sorted({lang for r in results.values() for lang in r["per_language"]})
-    with open(out_stem + ".csv", "w", newline="") as f:
+    with atomic_open(out_stem + ".csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["run", "runs"] + [x for lang in langs for x in (lang, lang + "_std")] +
                    ["avg", "avg_std", "gap", "gap_std"])
@@ -56,7 +57,7 @@ def write_tables(runs, out_stem, title="accuracy"):
                        [r["average"], r["average_std"], r["transfer_gap"], r["transfer_gap_std"]])
     gap = ["| run | runs | transfer gap |", "|---|---|---|"]
     gap += [f"| {n} | {r['runs']} | {r['transfer_gap']:.1f} ± {r['transfer_gap_std']:.1f} |" for n, r in results.items()]
-    with open(out_stem + "-gap.md", "w") as f:
+    with atomic_open(out_stem + "-gap.md") as f:
         f.write("\n".join(gap) + "\n")
     bar_chart(results, out_stem + ".png", title)
     return table, "\n".join(gap)

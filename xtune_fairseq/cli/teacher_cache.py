@@ -62,10 +62,11 @@ def main(argv=None):
     def go():
         import torch
 
+        from xtune_fairseq.files import atomic_open
+
         cache = build_cache(a.teacher, a.data, a.batch_size)
-        tmp = a.out + ".part"
-        torch.save(cache, tmp)
-        os.replace(tmp, a.out)
+        with atomic_open(a.out, "wb") as f:
+            torch.save(cache, f)
         print(f"wrote {a.out}: {len(cache['original'])} originals, {len(cache['translations'])} translations")
 
     return run_cli(go)

@@ -1,11 +1,11 @@
 """FreeDict dictd files (Debian dict-freedict-eng-XXX) -> MUSE-format word pairs."""
 
 import gzip
-import os
 import re
 from typing import Dict, Iterator, List, Tuple
 
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.files import atomic_open
 
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _WORD = re.compile(r"^[^\W\d_]+(?:[-'][^\W\d_]+)*$", re.UNICODE)
@@ -60,10 +60,9 @@ def to_muse(entries, max_candidates: int = 5) -> Dict[str, List[str]]:
 
 def write_muse(table: Dict[str, List[str]], path: str) -> int:
     n = 0
-    with open(path + ".part", "w", encoding="utf-8") as f:
+    with atomic_open(path, "w", encoding="utf-8") as f:
         for src in sorted(table):
             for tgt in table[src]:
                 f.write(f"{src}\t{tgt}\n")
                 n += 1
-    os.replace(path + ".part", path)
     return n

@@ -10,6 +10,7 @@ import random
 from typing import Dict, List, Tuple
 
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.files import atomic_open
 
 # file name in the sdist, whether the label is the first column
 CORPORA = {
@@ -61,10 +62,9 @@ def build_sentiment_tsvs(corpus_dir: str, out_dir: str, n_train: int = 2000, see
     paths = {}
     for split, rows in splits.items():
         path = os.path.join(out_dir, f"{split}.tsv")
-        with open(path + ".part", "w", encoding="utf-8") as f:
+        with atomic_open(path, "w", encoding="utf-8") as f:
             f.write("id\tlang\tsentence\tlabel\n")
             for row in rows:
                 f.write("\t".join(c.replace("\t", " ") for c in row) + "\n")
-        os.replace(path + ".part", path)
         paths[split] = path
     return paths

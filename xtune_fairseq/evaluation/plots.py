@@ -2,6 +2,8 @@
 
 from typing import Dict
 
+from xtune_fairseq.files import atomic_open
+
 
 def bar_chart(results: Dict[str, dict], path: str, title: str = "accuracy per language") -> str:
     import matplotlib
@@ -30,18 +32,14 @@ def bar_chart(results: Dict[str, dict], path: str, title: str = "accuracy per la
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path + ".part.png", dpi=120)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, dpi=120, format="png")
     plt.close(fig)
-    import os
-
-    os.replace(path + ".part.png", path)
     return path
 
 
 def representation_plot(points, labels, langs, links, path: str, title: str) -> str:
     """Points coloured by label, marked by language, with grey lines joining translations."""
-    import os
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -65,7 +63,7 @@ def representation_plot(points, labels, langs, links, path: str, title: str) -> 
     ax.set_yticks([])
     ax.legend(fontsize=7, markerscale=1.2, ncol=len(lang_names), loc="best")
     fig.tight_layout()
-    fig.savefig(path + ".part.png", dpi=120)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, dpi=120, format="png")
     plt.close(fig)
-    os.replace(path + ".part.png", path)
     return path

@@ -5,7 +5,6 @@ import contextlib
 import logging
 import os
 
-import torch
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.roberta.model import RobertaModel, base_architecture
 from omegaconf import OmegaConf, open_dict
