@@ -34,9 +34,9 @@ def fairseq_train(args, cwd=None, check=True):
     return proc.returncode, out
 
 
-def train_args(tiny, save_dir, *extra):
+def train_args(tiny, save_dir, *extra, task="xtune_classification"):
     return [
-        tiny["bin"], "--user-dir", USER_DIR, "--task", "xtune_classification", "--arch", "xlmr_xtune",
+        tiny["bin"], "--user-dir", USER_DIR, "--task", task, "--arch", "xlmr_xtune",
         "--pretrained-dir", tiny["model"], "--criterion", "xtune_consistency", "--optimizer", "adam",
         "--lr", "1e-3", "--batch-size", "32", "--max-epoch", "1", "--cpu", "--num-workers", "0",
         "--save-dir", save_dir, "--no-epoch-checkpoints", "--log-format", "json", "--log-interval", "1",
@@ -59,12 +59,12 @@ def spm_model(tmp_path_factory):
     return {"model": str(root / "m.model"), **data}
 
 
-def make_task(tiny, *flags, criterion=False):
-    """The xtune_classification task (and optionally the criterion) as fairseq-train would build them."""
+def make_task(tiny, *flags, criterion=False, task="xtune_classification"):
+    """The task (and optionally the criterion) as fairseq-train would build them."""
     from fairseq import options, tasks
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
-    argv = train_args(tiny, str(tiny["root"] / "unused"), *flags)
+    argv = train_args(tiny, str(tiny["root"] / "unused"), *flags, task=task)
     args = options.parse_args_and_arch(options.get_training_parser(), argv)
     cfg = convert_namespace_to_omegaconf(args)
     task = tasks.setup_task(cfg.task)

@@ -1,4 +1,4 @@
-"""The paper's classification settings (Tables 7 and 8, Appendix B) as named presets.
+"""The paper's settings (Tables 7 and 8, Appendix B) as named presets.
 
 lambda values are the paper's; with --kl-reduction batchmean (our default) they weigh a
 per-example KL, while the authors' code divided by the number of labels as well.
@@ -11,6 +11,15 @@ RECIPES = {
     # translate-train-all (Table 8)
     "xnli-translate-train": dict(a_star="mt", a="mt", a_prime="mt", lambda1=5.0, lambda2=1.0, lr=7e-6, epochs=10),
     "pawsx-translate-train": dict(a_star="mt", a="mt", a_prime="mt", lambda1=5.0, lambda2=1.0, lr=1e-5, epochs=10),
+    # sequence labelling: POS averages subwords, NER takes the first (section 3.3.3); max length 128
+    "pos": dict(a_star="ss", a="ss", a_prime="ss", lambda1=5.0, lambda2=0.3, lr=2e-5, epochs=10,
+                word_pooling="average", subword_ratio=0.5, max_positions=128),
+    "ner": dict(a_star="ss", a="ss", a_prime="ss", lambda1=5.0, lambda2=5.0, lr=1e-5, epochs=10,
+                word_pooling="first", r2_hard_labels=True, max_positions=128),
+    "pos-translate-train": dict(a_star="ss", a="mt", a_prime="ss", lambda1=5.0, lambda2=0.3, lr=2e-5, epochs=10,
+                                word_pooling="average", subword_ratio=0.5, max_positions=128),
+    "ner-translate-train": dict(a_star="ss", a="mt", a_prime="ss", lambda1=5.0, lambda2=1.0, lr=1e-5, epochs=10,
+                                word_pooling="first", r2_hard_labels=True, max_positions=128),
     # plain fine-tuning: stage 1 without R1
     "baseline": dict(a_star="none", a="none", a_prime="none", lambda1=0.0, lambda2=0.0, lr=7e-6, epochs=10),
 }

@@ -29,3 +29,4 @@ if getattr(sys.excepthook, "__name__", "") != _user_error_hook.__name__:  # once
 import xtune_fairseq.criterions.xtune_consistency  # noqa: E402,F401
 import xtune_fairseq.models.xlmr_xtune  # noqa: E402,F401
 import xtune_fairseq.tasks.xtune_classification  # noqa: E402,F401
+import xtune_fairseq.tasks.xtune_sequence_labeling  # noqa: E402,F401

@@ -108,3 +108,40 @@ def _write_tsv(path, header, rows):
         for row in rows:
             f.write("\t".join(row) + "\n")
     return path
+
+
+TAGS = {"pos": "B-GOOD", "neg": "B-BAD", "neu": "O"}
+
+
+def generate_tagging(out_dir: str, seed: int = 1, n_train: int = 300, n_eval: int = 60) -> Dict[str, object]:
+    """Tagging data over the same lexicon as generate(seed): every word tagged by its kind (B-GOOD,
+    B-BAD, O). English train as CoNLL, dev/test in every language (de dev as word/TAG lines),
+    translations.tsv of the training sentences."""
+    os.makedirs(out_dir, exist_ok=True)
+    lex = _lexicon(seed)
+    kind_of = {lang: {w: k for k, ws in lex[lang].items() for w in ws} for lang in LANGS}
+    rng = np.random.default_rng(seed + 7)
+    files: Dict[str, Dict[str, str]] = {"train": {}, "valid": {}, "test": {}}
+    translations = []
+    for split, n in (("train", n_train), ("valid", n_eval // 3), ("test", n_eval)):
+        sentences = {lang: [] for lang in LANGS}
+        for i in range(n):
+            en = _sentence(rng, lex["en"], str(rng.choice(LABELS)))
+            for lang in LANGS:
+                words = [lex[lang][kind_of["en"][w]][lex["en"][kind_of["en"][w]].index(w)] for w in en]
+                sentences[lang].append([(w, TAGS[kind_of[lang][w]]) for w in words])
+                if split == "train" and lang != "en":
+                    translations.append([f"train-en-{i}", lang, " ".join(words)])
+        for lang in (("en",) if split == "train" else LANGS):
+            word_tag = split == "valid" and lang == "de"
+            path = os.path.join(out_dir, f"{split}-{lang}.{'txt' if word_tag else 'conll'}")
+            with open(path, "w", encoding="utf-8") as f:
+                for sent in sentences[lang]:
+                    if word_tag:
+                        f.write(" ".join(f"{w}/{t}" for w, t in sent) + "\n")
+                    else:
+                        f.write("".join(f"{w}\t{t}\n" for w, t in sent) + "\n")
+            files[split][lang] = path
+    out: Dict[str, object] = dict(files)
+    out["translations"] = _write_tsv(os.path.join(out_dir, "translations.tsv"), ["id", "lang", "sentence"], translations)
+    return out

@@ -13,14 +13,14 @@ from xtune_fairseq.errors import InputError
 class FrozenTeacher:
     """Not an nn.Module on purpose: a criterion holding it does not register its weights."""
 
-    def __init__(self, path: str, task, head_name: str):
+    def __init__(self, path: str, task):
         from fairseq import checkpoint_utils
 
         state = load_fairseq_checkpoint(path)
-        check_teacher_compatible(state, path, task, head_name)
+        check_teacher_compatible(state, path, task)
         models, _ = checkpoint_utils.load_model_ensemble([path], task=task, state=state)
         self.model = models[0].eval().requires_grad_(False)
-        self.head_name = head_name
+        self.task = task
         self.path = path
 
     def _match(self, like: torch.Tensor):
@@ -28,27 +28,26 @@ class FrozenTeacher:
         if p.device != like.device or p.dtype != like.dtype:
             self.model.to(device=like.device, dtype=like.dtype)
 
-    def logits(self, src_tokens, embedding_noise=None, like: torch.Tensor = None):
+    def predictions(self, view: dict, embedding_noise=None, like: torch.Tensor = None):
+        """The task's (rows, items, labels) logits for the student's input view."""
         if like is not None:
             self._match(like)
         with torch.inference_mode():
-            return self.model(
-                src_tokens, classification_head_name=self.head_name, embedding_noise=embedding_noise
-            )[0]
+            return self.task.predictions(self.model, view, embedding_noise)[0]
 
 
-def check_teacher_compatible(state, path, task, head_name):
+def check_teacher_compatible(state, path, task):
     """Same vocabulary and label set as the student, or a clear error."""
     weights = state["model"]
     rows = weights["encoder.sentence_encoder.embed_tokens.weight"].size(0)
     if rows != len(task.source_dictionary):
         raise InputError(f"{path}: teacher vocabulary has {rows} entries, the student's data "
                          f"{len(task.source_dictionary)}: the teacher must be fine-tuned from the same model")
-    key = f"classification_heads.{head_name}.out_proj.weight"
+    key = task.head_weight_key()
     if key not in weights:
-        raise InputError(f"{path}: teacher has no classification head {head_name!r}")
-    if weights[key].size(0) != task.cfg.num_classes:
-        raise InputError(f"{path}: teacher predicts {weights[key].size(0)} labels, the student {task.cfg.num_classes}")
+        raise InputError(f"{path}: teacher has no head {key.rsplit('.', 2)[0]!r}: was it trained for this task?")
+    if weights[key].size(0) != len(task.label_names):
+        raise InputError(f"{path}: teacher predicts {weights[key].size(0)} labels, the student {len(task.label_names)}")
     teacher_data = None
     if state.get("cfg") is not None and state["cfg"].get("task") is not None:
         teacher_data = state["cfg"]["task"].get("data")

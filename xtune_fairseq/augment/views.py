@@ -5,7 +5,7 @@ from (seed, epoch, index, stream), so every epoch draws new views and reruns rep
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from xtune_fairseq.augment.code_switch import CodeSwitcher
 from xtune_fairseq.augment.subword_sampling import SubwordSampler
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.text import TextEncoder
+from xtune_fairseq.word_alignment import word_of_token
 
 # paper names: SS subword sampling, GN Gaussian noise, CS code-switch, MT machine translation
 AUGMENTATIONS = ("none", "ss", "gn", "cs", "mt")
@@ -23,6 +24,9 @@ class View:
     ids: List[int]
     noise: bool = False
     translation: Optional[int] = None  # which translation of the example (MT views): a fixed input
+    word_of_token: Optional[List[int]] = None  # tagging: word index per token (-1: none)
+    labelled: bool = True  # a translated tagging example has no tags
+    translation_words: Optional[Tuple[str, ...]] = None  # tagging MT views: the translated words
 
 
 class ViewMaker:
@@ -33,6 +37,7 @@ class ViewMaker:
         sampler: SubwordSampler,
         switcher: Optional[CodeSwitcher] = None,
         translations: Optional[Dict[str, list]] = None,
+        tagging: bool = False,
     ):
         if kind not in AUGMENTATIONS:
             raise InputError(f"unknown augmentation {kind!r}; expected one of {AUGMENTATIONS}")
@@ -42,6 +47,7 @@ class ViewMaker:
             raise InputError("machine-translation augmentation (mt) needs translations (xtune-preprocess --translations)")
         self.kind, self.encoder, self.sampler = kind, encoder, sampler
         self.switcher, self.translations = switcher, translations
+        self.tagging = tagging
 
     def check_covers(self, example_ids: Sequence[str]) -> None:
         if self.kind == "mt":
@@ -56,11 +62,22 @@ class ViewMaker:
             per_text.append(self.encoder.ids([p for word in pieces for p in word]))
         return self.encoder.build(per_text)
 
-    def __call__(self, example, orig_ids: List[int], rng: np.random.Generator) -> View:
+    def encode_words(self, words: Sequence[str], rng: Optional[np.random.Generator], example_id: str = "") -> View:
+        """Tagging input `<s> pieces </s>` with the word of every token; every word keeps its place."""
+        pieces, _ = self.sampler.segment(list(words), rng)
+        if len(pieces) != len(words):
+            raise InputError(f"example {example_id}: a view has {len(pieces)} words where the original has "
+                             f"{len(words)}; per-word tags would be misaligned")
+        ids = self.encoder.build([self.encoder.ids([p for word in pieces for p in word])])
+        return View(ids, word_of_token=word_of_token(pieces, len(ids)))
+
+    def __call__(self, example, orig: View, rng: np.random.Generator) -> View:
         if self.kind == "none":
-            return View(orig_ids)
+            return orig
         if self.kind == "gn":
-            return View(orig_ids, noise=True)
+            return View(orig.ids, noise=True, word_of_token=orig.word_of_token)
+        if self.tagging:
+            return self._tagging_view(example, rng)
         if self.kind == "ss":
             return View(self.encode_texts(example.texts, rng))
         if self.kind == "cs":
@@ -69,3 +86,18 @@ class ViewMaker:
         choices = self.translations[example.id]
         k = int(rng.integers(len(choices)))
         return View(self.encode_texts(choices[k].texts, None), translation=k)
+
+    def _tagging_view(self, example, rng) -> View:
+        if self.kind == "ss":
+            return self.encode_words(example.words, rng, example.id)
+        if self.kind == "cs":  # a switched word keeps its tag: the switcher never changes the word count
+            switched, _ = self.switcher(example.words, rng)
+            if any(len(w.split()) != 1 for w in switched):
+                raise InputError(f"example {example.id}: code-switch produced a multi-word entry; tagging needs "
+                                 "a single-word switcher")
+            return self.encode_words(switched, None, example.id)
+        choices = self.translations[example.id]
+        k = int(rng.integers(len(choices)))
+        view = self.encode_words(choices[k].words, None, choices[k].id)
+        return View(view.ids, translation=k, word_of_token=view.word_of_token, labelled=False,
+                    translation_words=tuple(choices[k].words))

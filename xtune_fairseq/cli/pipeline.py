@@ -26,13 +26,22 @@ def count_lines(path):
         return sum(1 for _ in f)
 
 
+def data_kind(data: str) -> str:
+    from xtune_fairseq.tasks.xtune_classification import read_data_info
+
+    return read_data_info(data).get("kind", "classification")
+
+
+TASKS = {"classification": "xtune_classification", "tagging": "xtune_sequence_labeling"}
+
+
 def train_command(a, stage, save_dir, n_rows):
     updates_per_epoch = math.ceil(n_rows / a.batch_size)
     total = updates_per_epoch * a.epochs
     cmd = [
         sys.executable, "-m", "fairseq_cli.train", a.data,
         "--user-dir", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "user_dir"),
-        "--task", "xtune_classification", "--arch", "xlmr_xtune", "--pretrained-dir", a.model_dir,
+        "--task", TASKS[data_kind(a.data)], "--arch", "xlmr_xtune", "--pretrained-dir", a.model_dir,
         "--criterion", "xtune_consistency", "--kl-reduction", a.kl_reduction,
         "--max-positions", str(a.max_positions), "--seed", str(a.seed),
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-06", "--weight-decay", "0.01",
@@ -48,12 +57,16 @@ def train_command(a, stage, save_dir, n_rows):
         cmd += ["--code-switch-dicts", a.code_switch_dicts]
     if a.sort_by_length:
         cmd.append("--sort-by-length")
+    if data_kind(a.data) == "tagging":
+        cmd += ["--word-pooling", a.word_pooling]
     if stage == 1:
         cmd += ["--r1-augmentation", a.a_star, "--r1-lambda", str(a.lambda1 if a.a_star != "none" else 0.0)]
     else:
         cmd += ["--data-augmentation", a.a, "--augmented-ratio", str(a.augmented_ratio),
                 "--r1-augmentation", a.a_prime, "--r1-lambda", str(a.lambda1 if a.a_prime != "none" else 0.0),
                 "--r2-lambda", str(a.lambda2), "--teacher-path", os.path.join(a.out, "stage1", "checkpoint_best.pt")]
+        if a.r2_hard_labels:
+            cmd.append("--r2-hard-labels")
     if a.cpu:
         cmd.append("--cpu")
     return cmd + shlex.split(a.fairseq_args)
@@ -116,9 +129,13 @@ def parse(argv=None):
     p.add_argument("--stages", default="1,2", help="'1' for stage 1 only (plain fine-tuning with --recipe baseline)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--warmup-ratio", type=float, default=0.1)
-    p.add_argument("--max-positions", type=int, default=256)
+    p.add_argument("--max-positions", type=int, help="tokens per input (default: the recipe's, else 256)")
     p.add_argument("--augmented-ratio", type=float, default=1.0)
-    p.add_argument("--subword-ratio", type=float, default=0.3)
+    p.add_argument("--subword-ratio", type=float, help="probability that a word is resampled (default: the recipe's, else 0.3)")
+    p.add_argument("--word-pooling", choices=["first", "average"],
+                   help="tagging: word vector from its first subword or their average (default: the recipe's)")
+    p.add_argument("--r2-hard-labels", action="store_const", const=True,
+                   help="R2 as cross-entropy on the teacher's argmax (the recipe's for NER)")
     p.add_argument("--code-switch-ratio", type=float, default=0.3)
     p.add_argument("--code-switch-dicts", default="", help="comma-separated en-XX.txt dictionaries")
     p.add_argument("--noise-std", type=float, default=1e-5)
@@ -129,9 +146,12 @@ def parse(argv=None):
     p.add_argument("--log-interval", type=int, default=50)
     p.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU exists")
     p.add_argument("--eval-split", default="test")
+    p.add_argument("--metric", choices=["auto", "accuracy", "f1"], default="auto",
+                   help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets)")
     p.add_argument("--fairseq-args", default="", help="extra fairseq-train flags, quoted")
     a = p.parse_args(argv)
-    for key, value in RECIPES[a.recipe].items():
+    defaults = dict(max_positions=256, subword_ratio=0.3, word_pooling="first", r2_hard_labels=False)
+    for key, value in {**defaults, **RECIPES[a.recipe]}.items():
         if getattr(a, key) is None:
             setattr(a, key, value)
     return a
@@ -153,7 +173,7 @@ def run(a):
 
     evaluated = [int(s) for s in a.eval_stages.split(",")] if a.eval_stages else stages
     runs = [f"stage{s}={os.path.join(a.out, f'stage{s}', 'checkpoint_best.pt')}" for s in evaluated]
-    results = evaluate(runs, a.data, a.eval_split)
+    results = evaluate(runs, a.data, a.eval_split, metric=a.metric)
     table = write_outputs(results, os.path.join(a.out, "results.json"), os.path.join(a.out, "results.md"))
     print(table, flush=True)
     return results

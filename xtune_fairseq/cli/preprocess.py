@@ -116,15 +116,34 @@ def _replace_dir(new, dest):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, help="XLM-R-format directory (dict.txt, sentencepiece.bpe.model)")
-    p.add_argument("--train", required=True, help="TSV with header id, lang, sentence (or sentence1, sentence2), label")
-    p.add_argument("--valid", help="dev TSV, all languages (checkpoint selection)")
-    p.add_argument("--test", help="test TSV, all languages")
-    p.add_argument("--translations", help="translate-train TSV: id (of a train example), lang, sentence(s)")
+    p.add_argument("--kind", choices=["classification", "tagging"], default="classification",
+                   help="classification: TSV files; tagging: CoNLL or word/TAG files given as LANG:PATH lists")
+    p.add_argument("--train", required=True, help="classification: TSV with header id, lang, sentence (or sentence1, "
+                   "sentence2), label; tagging: LANG:PATH[,LANG:PATH...]")
+    p.add_argument("--valid", help="dev data, all languages (checkpoint selection); same form as --train")
+    p.add_argument("--test", help="test data, all languages; same form as --train")
+    p.add_argument("--translations", help="translate-train TSV: id (of a train example), lang, sentence(s); for "
+                   "tagging the sentence's words are separated by spaces and carry no tags")
+    p.add_argument("--tag-format", choices=["auto", "conll", "word_tag"], default="auto",
+                   help="tagging files: 'word<TAB>tag' lines (conll) or 'word/TAG ...' sentences (word_tag)")
     p.add_argument("--dest", required=True, help="output data directory")
     p.add_argument("--workers", type=int, default=1)
     args = p.parse_args(argv)
-    return run_cli(lambda: print(preprocess(args.model_dir, args.dest, args.train, args.valid, args.test,
-                                            args.translations, args.workers)))
+
+    def go():
+        if args.kind == "tagging":
+            from xtune_fairseq.cli.preprocess_tagging import parse_lang_paths, preprocess_tagging
+
+            def files(flag):
+                value = getattr(args, flag)
+                return parse_lang_paths(value, f"--{flag}") if value else None
+
+            return print(preprocess_tagging(args.model_dir, args.dest, files("train"), files("valid"), files("test"),
+                                            args.translations, args.tag_format))
+        return print(preprocess(args.model_dir, args.dest, args.train, args.valid, args.test,
+                                args.translations, args.workers))
+
+    return run_cli(go)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import argparse
 import os
 
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.errors import InputError
 
 
 def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
@@ -25,6 +26,8 @@ def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
     overrides = {"data": data, "data_augmentation": "none", "r1_augmentation": "none", "teacher_cache": ""}
     models, _, task = checkpoint_utils.load_model_ensemble_and_task([teacher], arg_overrides=overrides, state=state)
     model = models[0].eval()
+    if getattr(task, "kind", "classification") != "classification":
+        raise InputError(f"{teacher}: the teacher cache holds sentence-level predictions (classification tasks only)")
     head = task.cfg.classification_head_name
     task.load_dataset("train")
     ds = task.dataset("train").dataset
@@ -38,7 +41,7 @@ def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
                 out.append(model(tokens, classification_head_name=head)[0].float())
         return torch.cat(out) if out else torch.zeros(0, task.cfg.num_classes)
 
-    original = logits_of([ds.src_tokens[i] for i in range(len(ds.src_tokens))])
+    original = logits_of([torch.tensor(ds.originals[i].ids) for i in range(len(ds.originals))])
     rows, seqs = {}, []
     table_path = os.path.join(data, "meta", "translations.jsonl")
     if os.path.isfile(table_path):

@@ -11,15 +11,18 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
 from xtune_fairseq.augment.gaussian_noise import rows_noise
-from xtune_fairseq.consistency import masked_sum, symmetric_kl, teacher_hard_ce, teacher_kl
+from xtune_fairseq.data.paired_views_dataset import IGNORE
+from xtune_fairseq.consistency import masked_sum, teacher_hard_ce, teacher_kl
 from xtune_fairseq.errors import InputError, NonFiniteLoss
 from xtune_fairseq.teacher import FrozenTeacher
+from xtune_fairseq.word_alignment import NO_WORD
 
 
 @dataclass
 class XtuneConsistencyConfig(FairseqDataclass):
     classification_head_name: str = field(
-        default="sentence_classification_head", metadata={"help": "name of the classification head"}
+        default="sentence_classification_head",
+        metadata={"help": "kept for sentence_prediction's config; the task's head is the one trained"}
     )
     regression_target: bool = field(default=False, metadata={"help": "unsupported; kept for sentence_prediction's config"})
     r1_lambda: float = field(default=5.0, metadata={"help": "lambda1: weight of R1 (example consistency)"})
@@ -49,36 +52,40 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         if cfg.r2_lambda > 0 and not cfg.teacher_path and not cached:
             raise InputError("--r2-lambda > 0 needs --teacher-path (the stage-1 checkpoint)")
         self.cfg = cfg
-        self.head = cfg.classification_head_name
         self.languages = list(getattr(task, "languages", []))
         # a plain attribute, not a submodule: the teacher stays out of state_dict and DDP
-        self._teacher = FrozenTeacher(cfg.teacher_path, task, self.head) if cfg.r2_lambda > 0 and cfg.teacher_path else None
+        self._teacher = FrozenTeacher(cfg.teacher_path, task) if cfg.r2_lambda > 0 and cfg.teacher_path else None
 
     def forward(self, model, sample, reduce=True):
-        tokens = sample["net_input"]["src_tokens"]
-        batch = tokens.size(0)
+        """Every task kind predicts (rows, items, labels) logits with a (rows, items) mask of real items:
+        one item per sentence (classification) or per word (tagging). Losses are sums over items,
+        divided by the number of input items (fairseq's sample_size)."""
+        view = dict(sample["net_input"])
+        batch = view["src_tokens"].size(0)
         partner = sample.get("partner") if model.training and self.cfg.r1_lambda > 0 else None
         noise_rows = sample.get("noise")
         if partner is not None:  # both views in one forward pass
-            tokens = _cat_padded(tokens, partner["src_tokens"], self.padding_idx)
+            view = _cat_views(view, partner, self.padding_idx)
             noise_rows = torch.cat([noise_rows, partner["noise"]])
         noise = None
         if model.training and noise_rows is not None and bool(noise_rows.any()):
             dim = model.encoder.sentence_encoder.embed_tokens.embedding_dim
-            noise = rows_noise((tokens.size(0), tokens.size(1), dim), noise_rows,
+            noise = rows_noise((view["src_tokens"].size(0), view["src_tokens"].size(1), dim), noise_rows,
                                self.task.cfg.noise_std, self.task.cfg.noise_kind)
-        logits = model(tokens, features_only=True, classification_head_name=self.head, embedding_noise=noise)[0]
-        logits_in = logits[:batch]
+        logits, valid = self.task.predictions(model, view, noise)
+        logits_in, valid_in = logits[:batch], valid[:batch]
         n_labels = logits.size(-1)
         kl_scale = 1.0 / n_labels if self.cfg.kl_reduction == "authors_mean" else 1.0
 
-        target = model.get_targets(sample, [logits_in]).view(-1)
+        target = _items(sample["target"], logits_in.size(1))
+        labelled = valid_in & (target != IGNORE)
         lprobs = F.log_softmax(logits_in, dim=-1, dtype=torch.float32)
-        nll = F.nll_loss(lprobs, target, reduction="sum")
+        nll = F.nll_loss(lprobs[labelled], target[labelled], reduction="sum")
         loss = nll
         r1 = r2 = torch.zeros((), device=logits.device)
         if partner is not None:
-            r1 = symmetric_kl(logits_in, logits[batch:], stop_gradient=not self.cfg.r1_no_stopgrad).sum()
+            r1 = self.task.r1(logits_in, logits[batch:], valid_in, valid[batch:], sample,
+                              stop_gradient=not self.cfg.r1_no_stopgrad).sum()
             loss = loss + self.cfg.r1_lambda * kl_scale * r1
         if self.cfg.r2_lambda > 0 and model.training:
             t_logits = sample.get("teacher_logits")
@@ -86,9 +93,12 @@ class XtuneConsistencyCriterion(FairseqCriterion):
                 if self._teacher is None:
                     raise InputError("rows without cached teacher predictions (re-sampled or noised views) need "
                                      "--teacher-path besides --teacher-cache")
-                in_noise = None if noise is None else noise[:batch]
-                t_logits = self._teacher.logits(sample["net_input"]["src_tokens"], in_noise, like=logits_in)
-            rows = sample["is_aug"] if self.cfg.r2_rows == "augmented" else None
+                in_noise = None if noise is None else noise[:batch, : sample["net_input"]["src_tokens"].size(1)]
+                t_logits = self._teacher.predictions(sample["net_input"], in_noise, like=logits_in)
+            t_logits = _items(t_logits, logits_in.size(1), logits_dim=True)
+            rows = valid_in
+            if self.cfg.r2_rows == "augmented":
+                rows = rows & sample["is_aug"].unsqueeze(1)
             if self.cfg.r2_hard_labels:
                 r2 = masked_sum(teacher_hard_ce(t_logits, logits_in), rows)
                 loss = loss + self.cfg.r2_lambda * r2
@@ -102,7 +112,8 @@ class XtuneConsistencyCriterion(FairseqCriterion):
                 f"examples {sample['id'][:8].tolist()}; stopped before the update, no checkpoint overwritten "
                 "(lower --lr, check --r1-lambda/--r2-lambda and the inputs)"
             )
-        correct = lprobs.argmax(-1) == target
+        sample_size = int(valid_in.sum())
+        correct = (lprobs.argmax(-1) == target) & labelled
         logging_output = {
             "loss": loss.data,
             "nll_loss": nll.data,
@@ -110,15 +121,16 @@ class XtuneConsistencyCriterion(FairseqCriterion):
             "r2_loss": r2.data,
             "ntokens": sample["ntokens"],
             "nsentences": batch,
-            "sample_size": batch,
+            "sample_size": sample_size,
             "ncorrect": correct.sum().item(),
+            "nlabelled": labelled.sum().item(),
         }
         lang = sample.get("lang")
         for i, name in enumerate(self.languages):  # every key on every rank: DDP sums dicts key by key
-            in_lang = (lang == i) if lang is not None else torch.zeros_like(correct)
+            in_lang = (lang == i).unsqueeze(1) & labelled if lang is not None else torch.zeros_like(correct)
             logging_output[f"ncorrect_lang:{name}"] = (correct & in_lang).sum().item()
             logging_output[f"nsentences_lang:{name}"] = in_lang.sum().item()
-        return loss, batch, logging_output
+        return loss, sample_size, logging_output
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
@@ -130,8 +142,9 @@ class XtuneConsistencyCriterion(FairseqCriterion):
             return
         for key, digits in (("loss", 3), ("nll_loss", 3), ("r1_loss", 5), ("r2_loss", 5)):
             metrics.log_scalar(key, total(key) / sample_size / math.log(2), sample_size, round=digits)
-        nsentences = total("nsentences")
-        metrics.log_scalar("accuracy", 100.0 * total("ncorrect") / nsentences, nsentences, round=1)
+        nlabelled = total("nlabelled")
+        if nlabelled:  # labelled items: sentences (classification) or tagged words (tagging)
+            metrics.log_scalar("accuracy", 100.0 * total("ncorrect") / nlabelled, nlabelled, round=1)
         langs = sorted({k.split(":", 1)[1] for log in logging_outputs for k in log if k.startswith("nsentences_lang:")})
         seen = []
         for name in langs:
@@ -171,3 +184,23 @@ def _cat_padded(a: torch.Tensor, b: torch.Tensor, pad: int) -> torch.Tensor:
     a = F.pad(a, (0, width - a.size(1)), value=pad)
     b = F.pad(b, (0, width - b.size(1)), value=pad)
     return torch.cat([a, b])
+
+
+def _cat_views(view: dict, partner: dict, pad: int) -> dict:
+    out = {"src_tokens": _cat_padded(view["src_tokens"], partner["src_tokens"], pad)}
+    if "word_of_token" in view:
+        out["word_of_token"] = _cat_padded(view["word_of_token"], partner["word_of_token"], NO_WORD)
+    return out
+
+
+def _items(t: torch.Tensor, n_items: int, logits_dim: bool = False) -> torch.Tensor:
+    """Targets (rows,) or (rows, words), or teacher logits with a label axis, padded or cut to n_items
+    (words cut off by --max-positions have no prediction and no loss)."""
+    if t.dim() == (2 if logits_dim else 1):
+        t = t.unsqueeze(1)
+    t = t[:, :n_items]
+    missing = n_items - t.size(1)
+    if missing > 0:
+        pad = (0, 0, 0, missing) if logits_dim else (0, missing)
+        t = F.pad(t, pad, value=0.0 if logits_dim else IGNORE)
+    return t

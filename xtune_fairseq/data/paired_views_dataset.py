@@ -1,5 +1,8 @@
 """A fairseq dataset whose rows carry an input view and its R1 partner view.
 
+Classification rows hold one label; tagging rows a tag per word and the word of every token
+(`word_of_token`), so that predictions of two views can be compared word by word.
+
 Rows 0..N-1 are the examples of D (input = the original tokens); rows N.. are the
 augmented copies A(x) of stage 2. Each row's partner is A*(x) / A'(x), drawn afresh every
 epoch from (seed, epoch, index), so views differ across epochs and repeat across reruns.
@@ -11,17 +14,45 @@ import numpy as np
 import torch
 from fairseq.data import FairseqDataset, data_utils
 
-from xtune_fairseq.augment.views import ViewMaker
+from xtune_fairseq.augment.views import View, ViewMaker
+from xtune_fairseq.word_alignment import NO_WORD
 
 _INPUT_STREAM, _PARTNER_STREAM = 0, 1
+IGNORE = -100  # target of a word that has no tag (padding, translated sentences)
+
+
+class TokenViews:
+    """Original views from a fairseq token dataset (classification: binarized by fairseq-preprocess)."""
+
+    def __init__(self, tokens: FairseqDataset):
+        self.tokens, self.sizes = tokens, np.asarray(tokens.sizes)
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def __getitem__(self, i) -> View:
+        return View(self.tokens[i].tolist())
+
+
+class ListViews:
+    """Original views encoded once at load time (tagging: ids and word maps)."""
+
+    def __init__(self, views: Sequence[View]):
+        self.views, self.sizes = list(views), np.array([len(v.ids) for v in views], dtype=np.int64)
+
+    def __len__(self):
+        return len(self.views)
+
+    def __getitem__(self, i) -> View:
+        return self.views[i]
 
 
 class PairedViewsDataset(FairseqDataset):
     def __init__(
         self,
-        src_tokens: FairseqDataset,  # original view, `<s> a </s> [</s> b </s>]`
-        examples: Sequence,  # readers.Example, same order as src_tokens
-        targets: Optional[torch.Tensor],
+        originals,  # TokenViews / ListViews: the original view of each example, `<s> a </s> [</s> b </s>]`
+        examples: Sequence,  # readers.Example or tagged.TaggedSentence, same order
+        targets: Optional[Sequence[torch.Tensor]],  # a label, or a tag per word, per example
         langs: torch.Tensor,
         pad_idx: int,
         seed: int,
@@ -31,17 +62,17 @@ class PairedViewsDataset(FairseqDataset):
         teacher_cache: Optional[dict] = None,  # xtune-teacher-cache output: R2 targets of fixed inputs
     ):
         self.teacher_cache = teacher_cache
-        self.src_tokens, self.examples = src_tokens, examples
+        self.originals, self.examples = originals, examples
         self.targets, self.langs, self.pad_idx, self.seed = targets, langs, pad_idx, seed
         self.augment, self.partner = augment, partner
-        n = len(src_tokens)
+        n = len(originals)
         n_aug = int(round(augmented_ratio * n)) if augment is not None else 0
         with data_utils.numpy_seed(seed, 17):
             order = np.random.permutation(n)
         # which example each augmented copy comes from: all of them first, then a fixed sample
         self.aug_source = np.concatenate([np.arange(n)] * (n_aug // n) + [order[: n_aug % n]]).astype(np.int64) \
             if n_aug else np.zeros(0, dtype=np.int64)
-        base_sizes = np.asarray(src_tokens.sizes)
+        base_sizes = np.asarray(originals.sizes)
         # augmented views are re-drawn per epoch; the original length is the batching estimate
         self._sizes = np.concatenate([base_sizes, base_sizes[self.aug_source]])
         self.epoch = 1
@@ -54,7 +85,7 @@ class PairedViewsDataset(FairseqDataset):
         return False
 
     def source_index(self, index: int) -> int:
-        n = len(self.src_tokens)
+        n = len(self.originals)
         return index if index < n else int(self.aug_source[index - n])
 
     def _rng(self, index: int, stream: int) -> np.random.Generator:
@@ -62,30 +93,33 @@ class PairedViewsDataset(FairseqDataset):
 
     def __getitem__(self, index):
         src = self.source_index(index)
-        orig = self.src_tokens[src].tolist()
+        orig = self.originals[src]
         example = self.examples[src]
-        is_aug = index >= len(self.src_tokens)
-        view_ids, view_noise, translation = orig, False, None
-        if is_aug:
-            view = self.augment(example, orig, self._rng(index, _INPUT_STREAM))
-            view_ids, view_noise, translation = view.ids, view.noise, view.translation
+        is_aug = index >= len(self.originals)
+        view = self.augment(example, orig, self._rng(index, _INPUT_STREAM)) if is_aug else orig
+        target = None if self.targets is None else self.targets[src]
+        if target is not None and not view.labelled:  # a translated sentence: R2 (and R1) only
+            target = torch.full((_n_words(view),), IGNORE, dtype=torch.long)
         item = {
             "id": index,
-            "source": torch.tensor(view_ids, dtype=torch.long),
-            "noise": view_noise,
+            "source": torch.tensor(view.ids, dtype=torch.long),
+            "word_of_token": _word_map(view),
+            "noise": view.noise,
             "is_aug": is_aug,
             "lang": self.langs[src],
-            "target": None if self.targets is None else self.targets[src],
-            "teacher_logits": self._cached_teacher(src, example.id, is_aug, view_noise, translation),
+            "target": target,
+            "teacher_logits": self._cached_teacher(src, example.id, is_aug, view.noise, view.translation),
         }
         if self.partner is not None:
             if is_aug and self.partner.kind == "mt" and self.augment.kind == "mt":
-                p = orig, False  # a translation's own fresh translation would be itself
+                pv = orig  # a translation's own fresh translation would be itself
+            elif view.translation is not None and self.partner.tagging:
+                pv = self.partner(_Translated(example, view), view, self._rng(index, _PARTNER_STREAM))
             else:
                 pv = self.partner(example, orig, self._rng(index, _PARTNER_STREAM))
-                p = pv.ids, pv.noise
-            item["partner"] = torch.tensor(p[0], dtype=torch.long)
-            item["partner_noise"] = p[1]
+            item["partner"] = torch.tensor(pv.ids, dtype=torch.long)
+            item["partner_noise"] = pv.noise
+            item["partner_word_of_token"] = _word_map(pv)
         return item
 
     def _cached_teacher(self, src, example_id, is_aug, noise, translation):
@@ -135,10 +169,33 @@ class PairedViewsDataset(FairseqDataset):
         if all(s["teacher_logits"] is not None for s in samples):
             batch["teacher_logits"] = torch.stack([s["teacher_logits"] for s in samples])
         if samples[0]["target"] is not None:
-            batch["target"] = torch.stack([s["target"] for s in samples])
+            targets = [s["target"] for s in samples]
+            batch["target"] = torch.stack(targets) if targets[0].dim() == 0 else data_utils.collate_tokens(targets, IGNORE)
+        if samples[0]["word_of_token"] is not None:
+            batch["net_input"]["word_of_token"] = data_utils.collate_tokens([s["word_of_token"] for s in samples], NO_WORD)
         if "partner" in samples[0]:
             batch["partner"] = {
                 "src_tokens": data_utils.collate_tokens([s["partner"] for s in samples], self.pad_idx),
                 "noise": torch.tensor([s["partner_noise"] for s in samples]),
             }
+            if samples[0]["partner_word_of_token"] is not None:
+                batch["partner"]["word_of_token"] = data_utils.collate_tokens(
+                    [s["partner_word_of_token"] for s in samples], NO_WORD)
         return batch
+
+
+class _Translated:
+    """A translation row as an example of its own, so A' re-samples the translated words."""
+
+    def __init__(self, example, view: View):
+        self.id, self.words = example.id, tuple(view.translation_words)
+
+
+def _word_map(view: View) -> Optional[torch.Tensor]:
+    return None if view.word_of_token is None else torch.tensor(view.word_of_token, dtype=torch.long)
+
+
+def _n_words(view: View) -> int:
+    if view.translation_words is not None:
+        return len(view.translation_words)
+    return max(view.word_of_token) + 1 if view.word_of_token else 0

@@ -1,5 +1,6 @@
 """`xlmr_xtune`: fairseq's RoBERTa / XLM-R encoder restored from an XLM-R-format directory,
-with classification heads and embedding noise that really reaches the encoder."""
+with sentence classification heads, token (word) classification heads, and embedding noise
+that really reaches the encoder."""
 
 import contextlib
 import logging
@@ -7,6 +8,7 @@ import os
 
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.roberta.model import RobertaModel, base_architecture
+from torch import nn
 from omegaconf import OmegaConf, open_dict
 
 from xtune_fairseq.checkpoints import safe_load
@@ -16,8 +18,32 @@ from xtune_fairseq.xlmr_dir import ARCH_KEYS, check_model_dir, model_args_of
 logger = logging.getLogger(__name__)
 
 
+class TokenClassificationHead(nn.Module):
+    """Dropout and a linear layer on each word vector (XTREME's tagging head)."""
+
+    def __init__(self, dim: int, num_labels: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.out_proj = nn.Linear(dim, num_labels)
+
+    def forward(self, words):
+        return self.out_proj(self.dropout(words))
+
+
 @register_model("xlmr_xtune")
 class XlmrXtuneModel(RobertaModel):
+    def __init__(self, args, encoder):
+        super().__init__(args, encoder)
+        self.token_heads = nn.ModuleDict()
+
+    def register_token_head(self, name: str, num_labels: int):
+        if name in self.token_heads:
+            if self.token_heads[name].out_proj.out_features != num_labels:
+                raise InputError(f"token head {name!r} predicts {self.token_heads[name].out_proj.out_features} "
+                                 f"labels, the data has {num_labels}")
+            return
+        self.token_heads[name] = TokenClassificationHead(self.args.encoder_embed_dim, num_labels, self.args.dropout)
+
     @staticmethod
     def add_args(parser):
         RobertaModel.add_args(parser)
@@ -66,16 +92,20 @@ class XlmrXtuneModel(RobertaModel):
         """embedding_noise: (batch, time, dim) added to the word embeddings (not positions)."""
         if embedding_noise is None:
             return super().forward(src_tokens, features_only, return_all_hiddens, classification_head_name, **kwargs)
-        # RobertaEncoder.forward drops token_embeddings, so go through extract_features
-        embed = self.encoder.sentence_encoder.embed_tokens(src_tokens)
-        x, extra = self.encoder.extract_features(
-            src_tokens, return_all_hiddens=return_all_hiddens, token_embeddings=embed + embedding_noise.to(embed.dtype)
-        )
+        x, extra = self.token_states(src_tokens, embedding_noise, return_all_hiddens)
         if classification_head_name is not None:
             return self.classification_heads[classification_head_name](x), extra
         if not features_only:
             x = self.encoder.output_layer(x)
         return x, extra
+
+    def token_states(self, src_tokens, embedding_noise=None, return_all_hiddens=False):
+        """Last-layer states (batch, time, dim) with optional noise on the word embeddings."""
+        embed = None
+        if embedding_noise is not None:  # RobertaEncoder.forward drops token_embeddings: use extract_features
+            embed = self.encoder.sentence_encoder.embed_tokens(src_tokens)
+            embed = embed + embedding_noise.to(embed.dtype)
+        return self.encoder.extract_features(src_tokens, return_all_hiddens=return_all_hiddens, token_embeddings=embed)
 
 
 @register_model_architecture("xlmr_xtune", "xlmr_xtune")

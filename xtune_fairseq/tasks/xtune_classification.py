@@ -23,7 +23,8 @@ from xtune_fairseq.augment.code_switch import CodeSwitcher, load_muse_dictionari
 from xtune_fairseq.augment.gaussian_noise import NOISE_KINDS
 from xtune_fairseq.augment.subword_sampling import SubwordSampler
 from xtune_fairseq.augment.views import AUGMENTATIONS, ViewMaker
-from xtune_fairseq.data.paired_views_dataset import PairedViewsDataset
+from xtune_fairseq.consistency import masked_sum, symmetric_kl
+from xtune_fairseq.data.paired_views_dataset import PairedViewsDataset, TokenViews
 from xtune_fairseq.data.readers import Example
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.text import TextEncoder
@@ -73,6 +74,8 @@ class XtuneClassificationConfig(SentencePredictionConfig):
 
 @register_task("xtune_classification", dataclass=XtuneClassificationConfig)
 class XtuneClassificationTask(SentencePredictionTask):
+    kind = "classification"
+
     def __init__(self, cfg, data_dictionary, label_dictionary, info):
         super().__init__(cfg, data_dictionary, label_dictionary)
         self.info = info
@@ -116,7 +119,7 @@ class XtuneClassificationTask(SentencePredictionTask):
         partner = self.view_maker(self.cfg.r1_augmentation, examples) if training else None
         cache = self._teacher_cache(examples) if training and self.cfg.teacher_cache else None
         dataset = PairedViewsDataset(
-            src_tokens, examples, targets, langs, self.source_dictionary.pad(), self.cfg.seed,
+            TokenViews(src_tokens), examples, targets, langs, self.source_dictionary.pad(), self.cfg.seed,
             augment=augment, augmented_ratio=self.cfg.augmented_ratio, partner=partner, teacher_cache=cache,
         )
         with data_utils.numpy_seed(self.cfg.seed):
@@ -125,6 +128,20 @@ class XtuneClassificationTask(SentencePredictionTask):
         self.datasets[split] = dataset if self.cfg.no_shuffle else SortDataset(dataset, sort_order=order)
         logger.info("loaded %s: %d rows (%d augmented)", split, len(dataset), len(dataset) - len(examples))
         return self.datasets[split]
+
+    def predictions(self, model, view: dict, embedding_noise=None):
+        """(rows, 1, labels) logits, one item per row, and its mask (all real)."""
+        logits = model(view["src_tokens"], features_only=True, embedding_noise=embedding_noise,
+                       classification_head_name=self.cfg.classification_head_name)[0]
+        return logits.unsqueeze(1), torch.ones(logits.shape[:1] + (1,), dtype=torch.bool, device=logits.device)
+
+    @staticmethod
+    def r1(logits_a, logits_b, valid_a, valid_b, sample, stop_gradient=True):
+        """R1 summed over items that are real in both views (aligned item by item)."""
+        return masked_sum(symmetric_kl(logits_a, logits_b, stop_gradient=stop_gradient), valid_a & valid_b)
+
+    def head_weight_key(self) -> str:
+        return f"classification_heads.{self.cfg.classification_head_name}.out_proj.weight"
 
     def label_index(self, label: str) -> int:
         idx = self.label_dictionary.index(label)
@@ -141,14 +158,14 @@ class XtuneClassificationTask(SentencePredictionTask):
         sampler = self._sampler()
         encoder = TextEncoder(self.source_dictionary.index, self.cfg.init_token, self.source_dictionary.eos(),
                               self.max_positions(), sep=self.cfg.separator_token)
-        switcher = translations = None
-        if kind == "cs":
-            switcher = self._switcher()
-        if kind == "mt":
-            translations = read_translation_table(os.path.join(self.cfg.data, "meta", "translations.jsonl"))
-        maker = ViewMaker(kind, encoder, sampler, switcher, translations)
+        switcher = self._switcher() if kind == "cs" else None
+        translations = self.read_translations() if kind == "mt" else None
+        maker = ViewMaker(kind, encoder, sampler, switcher, translations, tagging=self.kind == "tagging")
         maker.check_covers([ex.id for ex in examples])
         return maker
+
+    def read_translations(self):
+        return read_translation_table(os.path.join(self.cfg.data, "meta", "translations.jsonl"))
 
     def _teacher_cache(self, examples):
         from xtune_fairseq.checkpoints import safe_load
@@ -167,7 +184,8 @@ class XtuneClassificationTask(SentencePredictionTask):
             if not self.cfg.code_switch_dicts:
                 raise InputError("--r1-augmentation/--data-augmentation cs needs --code-switch-dicts en-XX.txt,...")
             dicts = load_muse_dictionaries([p for p in self.cfg.code_switch_dicts.split(",") if p])
-            self._code_switcher = CodeSwitcher(dicts, self.cfg.code_switch_ratio)
+            # per-word tags need the word count kept: multi-word dictionary entries are skipped
+            self._code_switcher = CodeSwitcher(dicts, self.cfg.code_switch_ratio, single_word_only=self.kind == "tagging")
         return self._code_switcher
 
     def _sampler(self):
@@ -190,8 +208,11 @@ class XtuneClassificationTask(SentencePredictionTask):
         model_max = model.encoder.max_positions()
         if self.cfg.max_positions > model_max:
             raise InputError(f"--max-positions {self.cfg.max_positions} exceeds the model's {model_max}")
-        model.register_classification_head(self.cfg.classification_head_name, num_classes=self.cfg.num_classes)
+        self.register_heads(model)
         return model
+
+    def register_heads(self, model):
+        model.register_classification_head(self.cfg.classification_head_name, num_classes=self.cfg.num_classes)
 
 
 def read_data_info(data_dir: str) -> dict:

@@ -1,0 +1,92 @@
+"""xtune-preprocess --kind tagging: CoNLL or word/TAG files -> a data directory for
+xtune_sequence_labeling.
+
+Layout written:
+  meta/SPLIT.jsonl            id, lang, words, tags per sentence (views are encoded from it)
+  meta/translations.jsonl     unlabelled translations of training sentences, keyed by their id
+  input0/dict.txt             the model's dictionary;  label/dict.txt: the training tag set
+  sentencepiece.bpe.model, xtune.json (kind "tagging", languages, labels)
+Built in a temporary folder and renamed into place when complete.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Dict, List, Sequence, Tuple
+
+from xtune_fairseq.data.readers import read_translations
+from xtune_fairseq.data.tagged import TaggedSentence, read_tagged
+from xtune_fairseq.errors import InputError
+from xtune_fairseq.xlmr_dir import check_model_dir
+
+
+def parse_lang_paths(spec: str, flag: str) -> List[Tuple[str, str]]:
+    """'en:train-en.conll,de:dev-de.conll' -> [(en, path), (de, path)]."""
+    out = []
+    for part in filter(None, spec.split(",")):
+        lang, sep, path = part.partition(":")
+        if not sep or not lang or not path:
+            raise InputError(f"{flag} {spec!r}: expected LANG:PATH[,LANG:PATH...], e.g. en:train-en.conll")
+        out.append((lang, path))
+    return out
+
+
+def read_split(files: Sequence[Tuple[str, str]], split: str, fmt: str, labels=None) -> List[TaggedSentence]:
+    sentences = []
+    for lang, path in files:
+        sentences += read_tagged(path, lang, fmt, labels=labels, prefix=f"{split}-")
+    return sentences
+
+
+def preprocess_tagging(model_dir: str, dest: str, train, valid=None, test=None, translations=None, fmt="auto"):
+    """train/valid/test: lists of (lang, path); translations: TSV id, lang, sentence (words split by spaces)."""
+    from xtune_fairseq.cli.preprocess import _replace_dir
+
+    check_model_dir(model_dir)
+    data = {"train": read_split(train, "train", fmt)}
+    labels = sorted({t for s in data["train"] for t in s.tags})
+    for split, files in (("valid", valid), ("test", test)):
+        if files:
+            data[split] = read_split(files, split, fmt, labels=labels)
+    trans: Dict[str, list] = read_translations(translations, data["train"]) if translations else {}
+
+    parent = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=".tmp-xtune-data-", dir=parent)
+    try:
+        for sub in ("meta", "input0", "label"):
+            os.makedirs(os.path.join(work, sub))
+        for split, sentences in data.items():
+            _write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), sentences)
+        if trans:
+            _write_jsonl(os.path.join(work, "meta", "translations.jsonl"),
+                         [TaggedSentence(t.id, t.lang, tuple(t.texts[0].split())) for ts in trans.values() for t in ts])
+        shutil.copyfile(os.path.join(model_dir, "dict.txt"), os.path.join(work, "input0", "dict.txt"))
+        with open(os.path.join(work, "label", "dict.txt"), "w", encoding="utf-8") as f:
+            f.writelines(f"{tag} 1\n" for tag in labels)
+        shutil.copyfile(os.path.join(model_dir, "sentencepiece.bpe.model"), os.path.join(work, "sentencepiece.bpe.model"))
+        languages = sorted({s.lang for sentences in data.values() for s in sentences})
+        with open(os.path.join(work, "xtune.json"), "w") as f:
+            json.dump({"format": 1, "kind": "tagging", "languages": languages, "labels": labels,
+                       "sentence_pair": False, "splits": sorted(data), "model_dir": os.path.abspath(model_dir)}, f, indent=1)
+        _replace_dir(work, dest)
+    finally:
+        if os.path.isdir(work):
+            shutil.rmtree(work)
+    return dest
+
+
+def _write_jsonl(path, sentences):
+    with open(path, "w", encoding="utf-8") as f:
+        for s in sentences:
+            f.write(json.dumps({"id": s.id, "lang": s.lang, "words": list(s.words),
+                                "tags": None if s.tags is None else list(s.tags)}, ensure_ascii=False) + "\n")
+
+
+def read_tagged_meta(path: str) -> List[TaggedSentence]:
+    if not os.path.isfile(path):
+        raise InputError(f"{path} not found: rerun xtune-preprocess --kind tagging")
+    with open(path, encoding="utf-8") as f:
+        return [TaggedSentence(r["id"], r["lang"], tuple(r["words"]), None if r["tags"] is None else tuple(r["tags"]))
+                for r in map(json.loads, f)]

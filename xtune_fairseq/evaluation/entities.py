@@ -1,0 +1,59 @@
+"""Entity-level precision, recall and F1 for BIO / IOB2 tags, as CoNLL's conlleval counts them:
+an entity is correct when its type and both boundaries match. An I-X that follows O or another
+type opens a new entity (conlleval's lenient reading of ill-formed sequences).
+
+seqeval computes the same numbers but only ships an sdist whose build needs setuptools_scm
+at install time; forty lines are cheaper than that dependency here."""
+
+from typing import Dict, List, Sequence, Set, Tuple
+
+Entity = Tuple[str, int, int]  # type, first word, last word (inclusive)
+
+
+def _split(tag: str) -> Tuple[str, str]:
+    if tag == "O" or not tag:
+        return "O", ""
+    prefix, sep, kind = tag.partition("-")
+    if not sep or prefix not in ("B", "I", "E", "S"):
+        raise ValueError(f"tag {tag!r} is not O, B-TYPE or I-TYPE")
+    return prefix, kind
+
+
+def entities(tags: Sequence[str]) -> Set[Entity]:
+    found, start, kind = set(), None, None
+    for i, tag in enumerate(list(tags) + ["O"]):
+        prefix, k = _split(tag)
+        continues = prefix == "I" and kind == k and start is not None
+        if start is not None and not continues:
+            found.add((kind, start, i - 1))
+            start, kind = None, None
+        if prefix in ("B", "I") and not continues:
+            start, kind = i, k
+    return found
+
+
+def is_bio(labels: Sequence[str]) -> bool:
+    """True for label sets such as O, B-PER, I-PER (entity F1 applies)."""
+    labels = list(labels)
+    return "O" in labels and all(l == "O" or l[:2] in ("B-", "I-") for l in labels) and len(labels) > 1
+
+
+def entity_f1(golds: Sequence[Sequence[str]], preds: Sequence[Sequence[str]]) -> Dict[str, float]:
+    """Micro-averaged over all entities of all sentences; scores in percent."""
+    if len(golds) != len(preds):
+        raise ValueError("golds and preds must hold the same number of sentences")
+    n_gold = n_pred = n_hit = 0
+    for g, p in zip(golds, preds):
+        if len(g) != len(p):
+            raise ValueError(f"sentence with {len(g)} gold tags but {len(p)} predicted")
+        ge, pe = entities(g), entities(p)
+        n_gold, n_pred, n_hit = n_gold + len(ge), n_pred + len(pe), n_hit + len(ge & pe)
+    precision = 100.0 * n_hit / n_pred if n_pred else 0.0
+    recall = 100.0 * n_hit / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "gold": n_gold, "predicted": n_pred, "correct": n_hit}
+
+
+def token_accuracy(golds: Sequence[Sequence[str]], preds: Sequence[Sequence[str]]) -> float:
+    pairs: List[Tuple[str, str]] = [(g, p) for gs, ps in zip(golds, preds) for g, p in zip(gs, ps)]
+    return 100.0 * sum(g == p for g, p in pairs) / len(pairs) if pairs else 0.0

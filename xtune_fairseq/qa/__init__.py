@@ -1,0 +1,1 @@
+"""Span-extraction QA (XQuAD, MLQA, TyDiQA-GoldP): pure functions, no fairseq import."""

@@ -1,0 +1,96 @@
+"""`xtune_sequence_labeling`: a tag per word (POS, NER) with xTune's views. Every view keeps the
+word count, so R1 compares the two views word by word; translated sentences carry no tags and
+contribute R1/R2 only. Data comes from `xtune-preprocess --kind tagging`."""
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from fairseq.data import SortDataset, data_utils
+from fairseq.dataclass import ChoiceEnum
+from fairseq.tasks import register_task
+
+from xtune_fairseq.augment.views import ViewMaker
+from xtune_fairseq.cli.preprocess_tagging import read_tagged_meta
+from xtune_fairseq.data.paired_views_dataset import ListViews, PairedViewsDataset
+from xtune_fairseq.errors import InputError
+from xtune_fairseq.tasks.xtune_classification import (
+    XtuneClassificationConfig, XtuneClassificationTask, read_data_info,
+)
+from xtune_fairseq.text import TextEncoder
+from xtune_fairseq.word_alignment import POOLING, pool_words
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class XtuneSequenceLabelingConfig(XtuneClassificationConfig):
+    word_pooling: ChoiceEnum(POOLING) = field(
+        default="first",
+        metadata={"help": "word vector from its first subword (the paper's NER) or the average of its subwords (POS)"},
+    )
+    token_head_name: str = field(default="token_classification_head", metadata={"help": "name of the tagging head"})
+
+
+@register_task("xtune_sequence_labeling", dataclass=XtuneSequenceLabelingConfig)
+class XtuneSequenceLabelingTask(XtuneClassificationTask):
+    kind = "tagging"
+
+    @classmethod
+    def setup_task(cls, cfg, **kwargs):
+        info = read_data_info(cfg.data)
+        if info.get("kind") != "tagging":
+            raise InputError(f"{cfg.data} holds {info.get('kind', 'classification')} data; xtune_sequence_labeling "
+                             "needs xtune-preprocess --kind tagging output")
+        return super().setup_task(cfg, **kwargs)
+
+    def load_dataset(self, split, combine=False, **kwargs):
+        sentences = read_tagged_meta(os.path.join(self.cfg.data, "meta", f"{split}.jsonl"))
+        encoder = ViewMaker("none", self._encoder(), self._sampler(), tagging=True)
+        originals = ListViews([encoder.encode_words(s.words, None, s.id) for s in sentences])
+        targets = [torch.tensor([self.label_index(t) for t in s.tags]) for s in sentences]
+        langs = torch.tensor([self.language_index(s.lang) for s in sentences])
+        training = split == "train"
+        if self.cfg.teacher_cache:
+            raise InputError("--teacher-cache holds sentence-level predictions; tagging runs the teacher online")
+        dataset = PairedViewsDataset(
+            originals, sentences, targets, langs, self.source_dictionary.pad(), self.cfg.seed,
+            augment=self.view_maker(self.cfg.data_augmentation, sentences) if training else None,
+            augmented_ratio=self.cfg.augmented_ratio,
+            partner=self.view_maker(self.cfg.r1_augmentation, sentences) if training else None,
+        )
+        with data_utils.numpy_seed(self.cfg.seed):
+            shuffle = np.random.permutation(len(dataset))
+        order = [shuffle, dataset.sizes] if self.cfg.sort_by_length else [shuffle]
+        self.datasets[split] = dataset if self.cfg.no_shuffle else SortDataset(dataset, sort_order=order)
+        cut = sum(1 for s, v in zip(sentences, originals.views) if max(v.word_of_token) + 1 < len(s.words))
+        logger.info("loaded %s: %d sentences, %d rows (%d augmented)%s", split, len(sentences), len(dataset),
+                    len(dataset) - len(sentences),
+                    f"; {cut} sentences longer than --max-positions lose their last words" if cut else "")
+        return self.datasets[split]
+
+    def _encoder(self):
+        return TextEncoder(self.source_dictionary.index, self.cfg.init_token, self.source_dictionary.eos(),
+                           self.max_positions())
+
+    def read_translations(self):
+        table = {}
+        for t in read_tagged_meta(os.path.join(self.cfg.data, "meta", "translations.jsonl")):
+            table.setdefault(t.id, []).append(t)
+        return table
+
+    def predictions(self, model, view: dict, embedding_noise=None):
+        """(rows, words, tags) logits from pooled word vectors, and the mask of words that have tokens."""
+        states, _ = model.token_states(view["src_tokens"], embedding_noise)
+        word_index = view["word_of_token"]
+        n_words = max(int(word_index.max()) + 1, 1)
+        words, valid = pool_words(states, word_index, n_words, self.cfg.word_pooling)
+        return model.token_heads[self.cfg.token_head_name](words), valid
+
+    def head_weight_key(self) -> str:
+        return f"token_heads.{self.cfg.token_head_name}.out_proj.weight"
+
+    def register_heads(self, model):
+        model.register_token_head(self.cfg.token_head_name, len(self.label_names))
