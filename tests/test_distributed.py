@@ -1,5 +1,5 @@
-"""Data-parallel training with fairseq's own distributed flags on CPU (gloo): 2 ranks with
-batch B end where 1 process with batch 2B ends, with R1 and an R2 teacher on every rank."""
+"""Data-parallel training on CPU (gloo), with fairseq's own distributed flags and with torchrun:
+2 ranks with batch B end where 1 process with batch 2B ends, with R1 and an R2 teacher on every rank."""
 
 import os
 import socket
@@ -49,11 +49,21 @@ def test_two_ranks_match_one_process_with_double_batch(tiny, tmp_path):
     outs = [p.communicate(timeout=300)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs[0][-3000:] + outs[1][-3000:]
 
+    # torchrun: ranks and rendezvous from the environment
+    torchrun = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+         "-m", "fairseq_cli.train", *map(str, args(
+             tiny, tmp_path / "torchrun", 8, teacher, "--distributed-world-size", "2",
+             "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"))],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert torchrun.returncode == 0, (torchrun.stdout + torchrun.stderr)[-3000:]
+
     single = safe_load(str(tmp_path / "single" / "checkpoint_last.pt"))["model"]
-    ddp = safe_load(str(tmp_path / "ddp" / "checkpoint_last.pt"))["model"]
-    assert single.keys() == ddp.keys()
     pretrained = safe_load(os.path.join(tiny["model"], "model.pt"))["model"]
     moved = single["encoder.sentence_encoder.layers.0.fc1.weight"] - pretrained["encoder.sentence_encoder.layers.0.fc1.weight"]
     assert moved.abs().max() > 1e-4  # it trained
-    for k in single:
-        assert torch.allclose(single[k], ddp[k], atol=2e-5), k
+    for run in ("ddp", "torchrun"):
+        ddp = safe_load(str(tmp_path / run / "checkpoint_last.pt"))["model"]
+        assert single.keys() == ddp.keys()
+        for k in single:
+            assert torch.allclose(single[k], ddp[k], atol=2e-5), (run, k)

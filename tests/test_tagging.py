@@ -211,3 +211,16 @@ def test_pipeline_pos_recipe_with_translations(tagging, tmp_path):
     f1 = run_cli("xtune_fairseq.cli.evaluate", "--checkpoint", out / "stage2" / "checkpoint_best.pt",
                  "--data", tagging["bin"], "--metric", "f1")
     assert f1.returncode == 0 and "entity F1 per language" in f1.stdout, f1.stdout + f1.stderr
+
+
+def test_lang_path_lists_and_data_kinds_are_checked(tagging, tmp_path):
+    from conftest import fairseq_train, train_args
+    from xtune_fairseq.cli.preprocess_tagging import parse_lang_paths
+
+    assert parse_lang_paths("en:a.conll,de:b.txt", "--valid") == [("en", "a.conll"), ("de", "b.txt")]
+    with pytest.raises(InputError, match=r"--train 'a.conll': expected LANG:PATH\[,LANG:PATH...\]"):
+        parse_lang_paths("a.conll", "--train")
+    _, out = fairseq_train(train_args(tagging, str(tmp_path / "c")), check=False)  # tagging data, classification task
+    assert "holds tagging data (xtune.json); --task xtune_sequence_labeling reads it" in out and "Traceback" not in out
+    _, out = fairseq_train(tag_args({**tagging, "bin": tagging["cls_bin"]}, tmp_path / "t"), check=False)
+    assert "holds classification data (xtune.json); --task xtune_classification reads it" in out

@@ -1,17 +1,21 @@
-"""Registers the model `xlmr_xtune`, the task `xtune_classification` and the criterion
-`xtune_consistency` with fairseq; importing it twice is harmless (modules load once).
+"""Registers the model `xlmr_xtune`, the tasks `xtune_classification`, `xtune_sequence_labeling`
+and `xtune_span_extraction`, and the criterion `xtune_consistency` with fairseq; importing it
+twice is harmless (modules load once).
 
 It also allow-lists fairseq's checkpoint classes for torch.load, makes fairseq's copies of a
-saved checkpoint atomic, and makes a user mistake (InputError) or a non-finite loss raised
-inside fairseq-train end with its one-line message, not a traceback."""
+saved checkpoint atomic, lets torchrun start CPU ranks (launch.py), and makes a user mistake
+(InputError) or a non-finite loss raised inside fairseq-train end with its one-line message,
+not a traceback."""
 
 import sys
 
 from xtune_fairseq.checkpoints import install_allowlist, install_atomic_copy
 from xtune_fairseq.errors import InputError, NonFiniteLoss
+from xtune_fairseq.launch import install_cpu_torchrun
 
 install_allowlist()
 install_atomic_copy()
+install_cpu_torchrun()
 
 _previous_hook = sys.excepthook
 

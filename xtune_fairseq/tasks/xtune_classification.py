@@ -72,6 +72,10 @@ class XtuneClassificationConfig(SentencePredictionConfig):
     )
 
 
+TASK_OF_KIND = {"classification": "xtune_classification", "tagging": "xtune_sequence_labeling",
+                "qa": "xtune_span_extraction"}
+
+
 @register_task("xtune_classification", dataclass=XtuneClassificationConfig)
 class XtuneClassificationTask(SentencePredictionTask):
     kind = "classification"
@@ -85,6 +89,9 @@ class XtuneClassificationTask(SentencePredictionTask):
     @classmethod
     def setup_task(cls, cfg, **kwargs):
         info = read_data_info(cfg.data)
+        kind = info.get("kind", "classification")
+        if kind != cls.kind:
+            raise InputError(f"{cfg.data} holds {kind} data (xtune.json); --task {TASK_OF_KIND.get(kind, '?')} reads it")
         with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
             if cfg.num_classes <= 0:
                 cfg.num_classes = len(info["labels"])

@@ -16,9 +16,7 @@ from xtune_fairseq.augment.views import ViewMaker
 from xtune_fairseq.cli.preprocess_tagging import read_tagged_meta
 from xtune_fairseq.data.paired_views_dataset import ListViews, PairedViewsDataset
 from xtune_fairseq.errors import InputError
-from xtune_fairseq.tasks.xtune_classification import (
-    XtuneClassificationConfig, XtuneClassificationTask, read_data_info,
-)
+from xtune_fairseq.tasks.xtune_classification import XtuneClassificationConfig, XtuneClassificationTask
 from xtune_fairseq.text import TextEncoder
 from xtune_fairseq.word_alignment import POOLING, pool_words
 
@@ -37,14 +35,6 @@ class XtuneSequenceLabelingConfig(XtuneClassificationConfig):
 @register_task("xtune_sequence_labeling", dataclass=XtuneSequenceLabelingConfig)
 class XtuneSequenceLabelingTask(XtuneClassificationTask):
     kind = "tagging"
-
-    @classmethod
-    def setup_task(cls, cfg, **kwargs):
-        info = read_data_info(cfg.data)
-        if info.get("kind") != "tagging":
-            raise InputError(f"{cfg.data} holds {info.get('kind', 'classification')} data; xtune_sequence_labeling "
-                             "needs xtune-preprocess --kind tagging output")
-        return super().setup_task(cfg, **kwargs)
 
     def load_dataset(self, split, combine=False, **kwargs):
         sentences = read_tagged_meta(os.path.join(self.cfg.data, "meta", f"{split}.jsonl"))
