@@ -204,3 +204,27 @@ def test_resampled_rows_without_teacher_path_are_an_error(tiny, stage1, tmp_path
     model = task.build_model(cfg.model).train()
     with pytest.raises(InputError, match="need --teacher-path besides --teacher-cache"):
         crit(model, batch_of(task))
+
+
+def test_partly_cached_batches_run_the_teacher_on_the_other_rows_only(tiny, stage1, tmp_path):
+    """Stage 2 with code-switch: originals come from the cache, switched rows from one teacher
+    forward over those rows; R2 is the same as with the teacher on every row."""
+    from xtune_fairseq.cli.teacher_cache import main as cache_main
+
+    path = tmp_path / "teacher-cache.pt"
+    assert cache_main(["--teacher", stage1, "--data", tiny["bin"], "--out", str(path)]) == 0
+    common = ["--data-augmentation", "cs", "--code-switch-dicts", tiny["dicts"], "--r1-lambda", "0",
+              "--r2-lambda", "2", "--teacher-path", stage1, *NO_DROPOUT]
+    task, cfg, online = make_task(tiny, *common, criterion=True)
+    model = task.build_model(cfg.model).train()
+    _, _, log_online = online(model, batch_of(task))
+    task_c, _, mixed = make_task(tiny, *common, "--teacher-cache", str(path), criterion=True)
+    sample = batch_of(task_c)
+    assert 0 < int(sample["teacher_cached"].sum()) < sample["teacher_cached"].numel()
+    rows_seen = []
+    forward = mixed._teacher.predictions
+    mixed._teacher.predictions = lambda view, *a, **k: rows_seen.append(view["src_tokens"].size(0)) or forward(view, *a, **k)
+    _, _, log_mixed = mixed(model, sample)
+    assert rows_seen == [int((~sample["teacher_cached"]).sum())]
+    assert log_online["r2_loss"] > 0
+    assert torch.allclose(log_mixed["r2_loss"], log_online["r2_loss"], atol=1e-5)

@@ -88,14 +88,8 @@ class XtuneConsistencyCriterion(FairseqCriterion):
                               stop_gradient=not self.cfg.r1_no_stopgrad).sum()
             loss = loss + self.cfg.r1_lambda * kl_scale * r1
         if self.cfg.r2_lambda > 0 and model.training:
-            t_logits = sample.get("teacher_logits")
-            if t_logits is None:  # some input of the batch is re-sampled or noised: ask the teacher
-                if self._teacher is None:
-                    raise InputError("rows without cached teacher predictions (re-sampled or noised views) need "
-                                     "--teacher-path besides --teacher-cache")
-                in_noise = None if noise is None else noise[:batch, : sample["net_input"]["src_tokens"].size(1)]
-                t_logits = self._teacher.predictions(sample["net_input"], in_noise, like=logits_in)
-            t_logits = _items(t_logits, logits_in.size(1), logits_dim=True)
+            in_noise = None if noise is None else noise[:batch, : sample["net_input"]["src_tokens"].size(1)]
+            t_logits = self._teacher_logits(sample, in_noise, logits_in)
             rows = valid_in
             if self.cfg.r2_rows == "augmented":
                 rows = rows & sample["is_aug"].unsqueeze(1)
@@ -131,6 +125,27 @@ class XtuneConsistencyCriterion(FairseqCriterion):
             logging_output[f"ncorrect_lang:{name}"] = (correct & in_lang).sum().item()
             logging_output[f"nsentences_lang:{name}"] = in_lang.sum().item()
         return loss, sample_size, logging_output
+
+    def _teacher_logits(self, sample, noise, like):
+        """theta*'s logits for the input rows: cached ones (fixed inputs, --teacher-cache) as they are,
+        the others (re-sampled or noised views) from one teacher forward over just those rows."""
+        cached = sample.get("teacher_cached")
+        if cached is not None and bool(cached.all()):
+            return _items(sample["teacher_logits"], like.size(1), logits_dim=True)
+        if self._teacher is None:
+            raise InputError("rows without cached teacher predictions (re-sampled or noised views) need "
+                             "--teacher-path besides --teacher-cache")
+        view = sample["net_input"]
+        if cached is None:
+            return _items(self._teacher.predictions(view, noise, like=like), like.size(1), logits_dim=True)
+        rows = (~cached).nonzero().squeeze(1)
+        tokens = view["src_tokens"][rows]
+        width = int((tokens != self.padding_idx).sum(1).max())  # drop the padding the cached rows needed
+        sub = {"src_tokens": tokens[:, :width]}
+        online = self._teacher.predictions(sub, None if noise is None else noise[rows, :width], like=like)
+        out = _items(sample["teacher_logits"], like.size(1), logits_dim=True).to(online.dtype).clone()
+        out[rows] = _items(online, like.size(1), logits_dim=True)
+        return out
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:

@@ -166,8 +166,12 @@ class PairedViewsDataset(FairseqDataset):
             "is_aug": torch.tensor([s["is_aug"] for s in samples]),
             "lang": torch.stack([s["lang"] for s in samples]),
         }
-        if all(s["teacher_logits"] is not None for s in samples):
-            batch["teacher_logits"] = torch.stack([s["teacher_logits"] for s in samples])
+        cached = [s["teacher_logits"] is not None for s in samples]
+        if any(cached):  # rows without a cached prediction are filled in by the teacher online
+            like = next(s["teacher_logits"] for s in samples if s["teacher_logits"] is not None)
+            batch["teacher_logits"] = torch.stack([like.new_zeros(like.shape) if s["teacher_logits"] is None
+                                                   else s["teacher_logits"] for s in samples])
+            batch["teacher_cached"] = torch.tensor(cached)
         if samples[0]["target"] is not None:
             targets = [s["target"] for s in samples]
             batch["target"] = torch.stack(targets) if targets[0].dim() == 0 else data_utils.collate_tokens(targets, IGNORE)
