@@ -34,3 +34,4 @@ import xtune_fairseq.criterions.xtune_consistency  # noqa: E402,F401
 import xtune_fairseq.models.xlmr_xtune  # noqa: E402,F401
 import xtune_fairseq.tasks.xtune_classification  # noqa: E402,F401
 import xtune_fairseq.tasks.xtune_sequence_labeling  # noqa: E402,F401
+import xtune_fairseq.tasks.xtune_span_extraction  # noqa: E402,F401

@@ -3,7 +3,10 @@ over languages and the cross-lingual transfer gap, as JSON and a markdown table.
 
 Classification: accuracy. Tagging: token accuracy (POS) or entity-level F1 (BIO tags, NER);
 `--metric auto` picks F1 when every tag is O, B-X or I-X. A word cut off by --max-positions
-gets no prediction and counts as wrong (as O for F1)."""
+gets no prediction and counts as wrong (as O for F1). QA (span extraction): every window through
+the model, spans merged per question (n-best, --n-best-size / --max-answer-length of the
+checkpoint's task), F1 per language with SQuAD v1.1's normalisation (`--metric squad`, the
+default) or MLQA's language-aware one (`--metric mlqa`); exact match is in the JSON too."""
 
 import argparse
 import json
@@ -14,11 +17,13 @@ from xtune_fairseq.errors import InputError
 from xtune_fairseq.evaluation.entities import entity_f1, is_bio, token_accuracy
 from xtune_fairseq.evaluation.metrics import markdown_table, per_language_accuracy, summarize
 from xtune_fairseq.files import atomic_open
+from xtune_fairseq.qa import metrics as qa_metrics
 
 
 def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 64):
     """(task, langs, predictions, golds) of a checkpoint on a split of an xtune-preprocess directory:
-    label indices (classification) or lists of tag names per sentence (tagging)."""
+    label indices (classification), lists of tag names per sentence (tagging), or answer texts
+    per question with the QAExamples as golds (qa)."""
     import torch
     from fairseq import checkpoint_utils
 
@@ -35,6 +40,8 @@ def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 6
     itr = task.get_batch_iterator(dataset, max_sentences=batch_size, ignore_invalid_inputs=False,
                                   num_workers=0).next_epoch_itr(shuffle=False)
     sentences = getattr(dataset, "dataset", dataset).examples
+    if task.kind == "qa":
+        return (task,) + _predict_answers(task, model, itr, getattr(dataset, "dataset", dataset))
     langs, preds, golds = [], [], []
     with torch.inference_mode():
         for sample in itr:
@@ -53,11 +60,45 @@ def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 6
     return task, langs, preds, golds
 
 
-METRICS = ("auto", "accuracy", "f1")
+def _predict_answers(task, model, itr, dataset):
+    """(langs, answer texts, examples) of every question: start/end logits of all its windows,
+    merged by n-best over the windows."""
+    import torch
+
+    logits_of_row = {}
+    with torch.inference_mode():
+        for sample in itr:
+            logits, _ = task.predictions(model, sample["net_input"])
+            for row, index in enumerate(sample["id"].tolist()):
+                logits_of_row[index] = logits[row].float().cpu().numpy()
+    answers = dataset.answers(logits_of_row, task.cfg.n_best_size, task.cfg.max_answer_length)
+    return [ex.lang for ex in dataset.examples], answers, list(dataset.examples)
+
+
+METRICS = ("auto", "accuracy", "f1", "squad", "mlqa")
+QA_METRICS = ("auto", "f1", "squad", "mlqa")  # all F1; mlqa: MLQA's normalisation, else SQuAD v1.1's
+
+
+def qa_scores(langs, answers, examples, metric: str = "auto"):
+    """{lang: {"f1", "exact_match", "n"}} for answer texts of QAExamples."""
+    if metric not in QA_METRICS:
+        raise InputError(f"--metric {metric}: QA is scored with F1 and exact match; expected one of {QA_METRICS}")
+    by_lang = {}
+    for lang, answer, ex in zip(langs, answers, examples):
+        preds, exs = by_lang.setdefault(lang, ({}, []))
+        preds[ex.id] = answer
+        exs.append(ex)
+    return {lang: qa_metrics.evaluate(p, exs, lang, mlqa=metric == "mlqa")
+            for lang, (p, exs) in sorted(by_lang.items())}
 
 
 def score(task, langs, preds, golds, metric: str = "auto"):
     """Per-language score and the metric's name."""
+    if metric in ("squad", "mlqa") and task.kind != "qa":
+        raise InputError(f"--metric {metric} scores QA answers; this checkpoint's task is {task.kind}")
+    if task.kind == "qa":
+        scores = qa_scores(langs, preds, golds, metric)
+        return {lang: s["f1"] for lang, s in scores.items()}, f"F1 ({'MLQA' if metric == 'mlqa' else 'SQuAD v1.1'})"
     if task.kind == "classification":
         return per_language_accuracy(langs, preds, golds), "accuracy"
     if metric == "auto":
@@ -73,20 +114,38 @@ def score(task, langs, preds, golds, metric: str = "auto"):
     return {l: token_accuracy(g, p) for l, (g, p) in sorted(by_lang.items())}, "token accuracy"
 
 
-def evaluate(checkpoints, data, split="test", source="en", batch_size=64, metric="auto"):
+def evaluate(checkpoints, data, split="test", source="en", batch_size=64, metric="auto", predictions_dir=None):
+    """predictions_dir: QA only, writes NAME.LANG.json ({question id: answer}) per checkpoint and language."""
     results = {}
     for spec in checkpoints:
         name, path = spec.split("=", 1) if "=" in spec else (os.path.basename(os.path.dirname(spec)) or spec, spec)
-        scores, metric_name = score(*predict(path, data, split, batch_size), metric=metric)
+        task, langs, preds, golds = predict(path, data, split, batch_size)
+        scores, metric_name = score(task, langs, preds, golds, metric=metric)
         results[name] = summarize(scores, source)
         results[name]["metric"] = metric_name
+        if task.kind == "qa":
+            em = qa_scores(langs, preds, golds, metric)
+            results[name]["exact_match"] = summarize({lang: s["exact_match"] for lang, s in em.items()}, source)
+            if predictions_dir:
+                _write_answers(predictions_dir, name, langs, preds, golds)
         results[name]["checkpoint"] = os.path.abspath(path)
         results[name]["split"] = split
     return results
 
 
+def _write_answers(folder, name, langs, answers, examples):
+    from xtune_fairseq.qa.squad import write_predictions
+
+    os.makedirs(folder, exist_ok=True)
+    for lang in sorted(set(langs)):
+        write_predictions(os.path.join(folder, f"{name}.{lang}.json"),
+                          {ex.id: a for l, a, ex in zip(langs, answers, examples) if l == lang})
+
+
 def write_outputs(results, json_path=None, markdown_path=None):
     table = markdown_table(results, next(iter(results.values())).get("metric", "accuracy"))
+    if all("exact_match" in r for r in results.values()):  # QA: the exact-match table as well
+        table += "\n" + markdown_table({n: r["exact_match"] for n, r in results.items()}, "exact match")
     for path, text in ((json_path, json.dumps(results, indent=1)), (markdown_path, table)):
         if path:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -104,7 +163,9 @@ def main(argv=None):
     p.add_argument("--source-lang", default="en", help="language the gap is measured from")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--metric", choices=METRICS, default="auto",
-                   help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets)")
+                   help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets); QA: F1 and exact match "
+                   "with SQuAD v1.1's normalisation (squad, auto) or MLQA's per-language one (mlqa)")
+    p.add_argument("--predictions-dir", help="QA: write NAME.LANG.json answers per checkpoint and language here")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--markdown", help="write the table here")
     args = p.parse_args(argv)
@@ -112,7 +173,8 @@ def main(argv=None):
     def go():
         if not os.path.isdir(args.data):
             raise InputError(f"{args.data}: data directory not found")
-        results = evaluate(args.checkpoint, args.data, args.split, args.source_lang, args.batch_size, args.metric)
+        results = evaluate(args.checkpoint, args.data, args.split, args.source_lang, args.batch_size, args.metric,
+                           args.predictions_dir)
         print(write_outputs(results, args.json, args.markdown))
 
     return run_cli(go)

@@ -18,6 +18,7 @@ import time
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.recipes import RECIPES
+from xtune_fairseq.tasks.xtune_classification import TASK_OF_KIND, read_data_info
 from xtune_fairseq.xlmr_dir import check_model_dir
 
 
@@ -26,13 +27,21 @@ def count_lines(path):
         return sum(1 for _ in f)
 
 
+def count_rows(a, train_meta) -> int:
+    """Training rows of stage 1: examples, or for QA the windows of every question."""
+    if data_kind(a.data) != "qa":
+        return count_lines(train_meta)
+    from xtune_fairseq.augment.subword_sampling import SubwordSampler
+    from xtune_fairseq.cli.preprocess_qa import read_qa_meta
+    from xtune_fairseq.data.qa_views_dataset import QAViewMaker, count_windows
+
+    sampler = SubwordSampler(os.path.join(a.data, "sentencepiece.bpe.model"))
+    maker = QAViewMaker("none", sampler, a.max_positions, a.doc_stride, a.max_query_length)
+    return count_windows(read_qa_meta(train_meta), maker)
+
+
 def data_kind(data: str) -> str:
-    from xtune_fairseq.tasks.xtune_classification import read_data_info
-
     return read_data_info(data).get("kind", "classification")
-
-
-TASKS = {"classification": "xtune_classification", "tagging": "xtune_sequence_labeling"}
 
 
 def train_command(a, stage, save_dir, n_rows):
@@ -41,7 +50,7 @@ def train_command(a, stage, save_dir, n_rows):
     cmd = [
         sys.executable, "-m", "fairseq_cli.train", a.data,
         "--user-dir", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "user_dir"),
-        "--task", TASKS[data_kind(a.data)], "--arch", "xlmr_xtune", "--pretrained-dir", a.model_dir,
+        "--task", TASK_OF_KIND[data_kind(a.data)], "--arch", "xlmr_xtune", "--pretrained-dir", a.model_dir,
         "--criterion", "xtune_consistency", "--kl-reduction", a.kl_reduction,
         "--max-positions", str(a.max_positions), "--seed", str(a.seed),
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-06", "--weight-decay", "0.01",
@@ -59,6 +68,8 @@ def train_command(a, stage, save_dir, n_rows):
         cmd.append("--sort-by-length")
     if data_kind(a.data) == "tagging":
         cmd += ["--word-pooling", a.word_pooling]
+    if data_kind(a.data) == "qa":
+        cmd += ["--doc-stride", str(a.doc_stride), "--max-query-length", str(a.max_query_length)]
     if stage == 1:
         cmd += ["--r1-augmentation", a.a_star, "--r1-lambda", str(a.lambda1 if a.a_star != "none" else 0.0)]
     else:
@@ -134,6 +145,8 @@ def parse(argv=None):
     p.add_argument("--subword-ratio", type=float, help="probability that a word is resampled (default: the recipe's, else 0.3)")
     p.add_argument("--word-pooling", choices=["first", "average"],
                    help="tagging: word vector from its first subword or their average (default: the recipe's)")
+    p.add_argument("--doc-stride", type=int, default=128, help="QA: context pieces between the starts of two windows")
+    p.add_argument("--max-query-length", type=int, default=64, help="QA: question pieces kept")
     p.add_argument("--r2-hard-labels", action="store_const", const=True,
                    help="R2 as cross-entropy on the teacher's argmax (the recipe's for NER)")
     p.add_argument("--code-switch-ratio", type=float, default=0.3)
@@ -146,11 +159,12 @@ def parse(argv=None):
     p.add_argument("--log-interval", type=int, default=50)
     p.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU exists")
     p.add_argument("--eval-split", default="test")
-    p.add_argument("--metric", choices=["auto", "accuracy", "f1"], default="auto",
-                   help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets)")
+    p.add_argument("--metric", choices=["auto", "accuracy", "f1", "squad", "mlqa"],
+                   help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets); QA: F1/EM with SQuAD v1.1 "
+                   "or MLQA normalisation (default: the recipe's, else auto)")
     p.add_argument("--fairseq-args", default="", help="extra fairseq-train flags, quoted")
     a = p.parse_args(argv)
-    defaults = dict(max_positions=256, subword_ratio=0.3, word_pooling="first", r2_hard_labels=False)
+    defaults = dict(max_positions=256, subword_ratio=0.3, word_pooling="first", r2_hard_labels=False, metric="auto")
     for key, value in {**defaults, **RECIPES[a.recipe]}.items():
         if getattr(a, key) is None:
             setattr(a, key, value)
@@ -162,7 +176,7 @@ def run(a):
     train_meta = os.path.join(a.data, "meta", "train.jsonl")
     if not os.path.isfile(train_meta):
         raise InputError(f"{train_meta} not found: run xtune-preprocess first")
-    n = count_lines(train_meta)
+    n = count_rows(a, train_meta)
     stages = [int(s) for s in a.stages.split(",")]
     os.makedirs(a.out, exist_ok=True)
     if 1 in stages:

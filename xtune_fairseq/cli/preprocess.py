@@ -116,14 +116,16 @@ def _replace_dir(new, dest):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, help="XLM-R-format directory (dict.txt, sentencepiece.bpe.model)")
-    p.add_argument("--kind", choices=["classification", "tagging"], default="classification",
-                   help="classification: TSV files; tagging: CoNLL or word/TAG files given as LANG:PATH lists")
+    p.add_argument("--kind", choices=["classification", "tagging", "qa"], default="classification",
+                   help="classification: TSV files; tagging: CoNLL or word/TAG files given as LANG:PATH lists; "
+                   "qa: SQuAD v1.1-format JSON files (XQuAD, MLQA, TyDiQA-GoldP) given as LANG:PATH lists")
     p.add_argument("--train", required=True, help="classification: TSV with header id, lang, sentence (or sentence1, "
                    "sentence2), label; tagging: LANG:PATH[,LANG:PATH...]")
     p.add_argument("--valid", help="dev data, all languages (checkpoint selection); same form as --train")
     p.add_argument("--test", help="test data, all languages; same form as --train")
     p.add_argument("--translations", help="translate-train TSV: id (of a train example), lang, sentence(s); for "
-                   "tagging the sentence's words are separated by spaces and carry no tags")
+                   "tagging the sentence's words are separated by spaces and carry no tags; qa: LANG:PATH list of "
+                   "SQuAD JSON whose question ids are training ids, with the translations' own answers")
     p.add_argument("--tag-format", choices=["auto", "conll", "word_tag"], default="auto",
                    help="tagging files: 'word<TAB>tag' lines (conll) or 'word/TAG ...' sentences (word_tag)")
     p.add_argument("--dest", required=True, help="output data directory")
@@ -131,6 +133,16 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     def go():
+        if args.kind == "qa":
+            from xtune_fairseq.cli.preprocess_qa import preprocess_qa
+            from xtune_fairseq.cli.preprocess_tagging import parse_lang_paths
+
+            def qa_files(flag):
+                value = getattr(args, flag)
+                return parse_lang_paths(value, f"--{flag}") if value else None
+
+            return print(preprocess_qa(args.model_dir, args.dest, qa_files("train"), qa_files("valid"),
+                                       qa_files("test"), qa_files("translations")))
         if args.kind == "tagging":
             from xtune_fairseq.cli.preprocess_tagging import parse_lang_paths, preprocess_tagging
 

@@ -23,7 +23,8 @@ _UNSPACED = (
 
 def _unspaced(ch: str) -> bool:
     cp = ord(ch)
-    return any(lo <= cp <= hi for lo, hi in _UNSPACED)
+    # every range starts at or above U+0E00: Latin, Cyrillic, Arabic... answer without the scan
+    return cp >= _UNSPACED[0][0] and any(lo <= cp <= hi for lo, hi in _UNSPACED)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,111 @@
+"""xtune-preprocess --kind qa: SQuAD v1.1-format JSON (SQuAD, XQuAD, MLQA, TyDiQA-GoldP) -> a
+data directory for xtune_span_extraction.
+
+Layout written:
+  meta/SPLIT.jsonl            id, lang, question, context, answers [[text, char offset], ...] per question
+  meta/translations.jsonl     translate-train questions with their own answers, keyed by the training id
+  input0/dict.txt             the model's dictionary; label/dict.txt: start, end (the span head's outputs)
+  sentencepiece.bpe.model, xtune.json (kind "qa", languages, labels)
+Windows are cut when a task loads the data (--max-positions, --doc-stride), so one directory
+serves every window size. Built in a temporary folder and renamed into place when complete.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Dict, List, Sequence, Tuple
+
+from xtune_fairseq.errors import InputError
+from xtune_fairseq.qa.squad import QAExample, read_squad
+from xtune_fairseq.xlmr_dir import check_model_dir
+
+LABELS = ("start", "end")
+
+
+def read_split(files: Sequence[Tuple[str, str]], require_answers: bool, unique_ids: bool) -> List[QAExample]:
+    """unique_ids: an id may appear once in all files (training: translations and the teacher
+    match by id); otherwise once per language (XQuAD and MLQA share ids across languages)."""
+    out: List[QAExample] = []
+    seen: Dict[tuple, str] = {}
+    for lang, path in files:
+        for ex in read_squad(path, lang, require_answers=require_answers):
+            key = ex.id if unique_ids else (lang, ex.id)
+            if key in seen:
+                raise InputError(f"{path}: question id {ex.id!r} also in {seen[key]}; expected unique ids"
+                                 + ("" if unique_ids else " per language"))
+            seen[key] = path
+            out.append(ex)
+    return out
+
+
+def read_qa_translations(files: Sequence[Tuple[str, str]], train: Sequence[QAExample]) -> Dict[str, List[QAExample]]:
+    ids = {ex.id for ex in train}
+    table: Dict[str, List[QAExample]] = {}
+    for lang, path in files:
+        for ex in read_squad(path, lang, require_answers=True):
+            if ex.id not in ids:
+                raise InputError(f"{path}: translated question id {ex.id!r} matches no training question")
+            table.setdefault(ex.id, []).append(ex)
+    return table
+
+
+def preprocess_qa(model_dir: str, dest: str, train, valid=None, test=None, translations=None) -> str:
+    """train/valid/test/translations: lists of (lang, path) of SQuAD-format files."""
+    from xtune_fairseq.cli.preprocess import _replace_dir
+
+    check_model_dir(model_dir)
+    data = {"train": read_split(train, require_answers=True, unique_ids=True)}
+    for split, files in (("valid", valid), ("test", test)):
+        if files:
+            data[split] = read_split(files, require_answers=False, unique_ids=False)
+    trans = read_qa_translations(translations, data["train"]) if translations else {}
+
+    parent = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=".tmp-xtune-data-", dir=parent)
+    try:
+        for sub in ("meta", "input0", "label"):
+            os.makedirs(os.path.join(work, sub))
+        for split, examples in data.items():
+            _write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), examples)
+        if trans:
+            _write_jsonl(os.path.join(work, "meta", "translations.jsonl"), [t for ts in trans.values() for t in ts])
+        shutil.copyfile(os.path.join(model_dir, "dict.txt"), os.path.join(work, "input0", "dict.txt"))
+        with open(os.path.join(work, "label", "dict.txt"), "w", encoding="utf-8") as f:
+            f.writelines(f"{name} 1\n" for name in LABELS)
+        spm_model = "sentencepiece.bpe.model"
+        shutil.copyfile(os.path.join(model_dir, spm_model), os.path.join(work, spm_model))
+        languages = sorted({ex.lang for examples in data.values() for ex in examples})
+        with open(os.path.join(work, "xtune.json"), "w") as f:
+            json.dump({"format": 1, "kind": "qa", "languages": languages, "labels": list(LABELS),
+                       "sentence_pair": False, "splits": sorted(data), "model_dir": os.path.abspath(model_dir)},
+                      f, indent=1)
+        _replace_dir(work, dest)
+    finally:
+        if os.path.isdir(work):
+            shutil.rmtree(work)
+    return dest
+
+
+def _write_jsonl(path, examples):
+    with open(path, "w", encoding="utf-8") as f:
+        for ex in examples:
+            f.write(json.dumps({"id": ex.id, "lang": ex.lang, "question": ex.question, "context": ex.context,
+                                "answers": [list(a) for a in ex.answers]}, ensure_ascii=False) + "\n")
+
+
+def read_qa_meta(path: str) -> List[QAExample]:
+    if not os.path.isfile(path):
+        raise InputError(f"{path} not found: rerun xtune-preprocess --kind qa")
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            try:
+                r = json.loads(line)
+                out.append(QAExample(str(r["id"]), r["lang"], r["question"], r["context"],
+                                     tuple((str(t), int(s)) for t, s in r["answers"])))
+            except (ValueError, KeyError, TypeError) as e:
+                raise InputError(f"{path}:{lineno}: not a question written by xtune-preprocess --kind qa "
+                                 f"({e})") from None
+    return out

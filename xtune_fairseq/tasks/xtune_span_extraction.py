@@ -1,0 +1,128 @@
+"""`xtune_span_extraction`: extractive QA (SQuAD format: XQuAD, MLQA, TyDiQA-GoldP) with xTune's
+views. A start/end head scores every token of a window `<s> question </s></s> context </s>`;
+R1 compares the two views' start and end distributions on the positions both share (paper
+3.3.2). Data comes from `xtune-preprocess --kind qa`."""
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from fairseq.data import SortDataset, data_utils
+from fairseq.tasks import register_task
+
+from xtune_fairseq.cli.preprocess_qa import read_qa_meta
+from xtune_fairseq.data.qa_views_dataset import QAViewMaker, QAViewsDataset
+from xtune_fairseq.errors import InputError
+from xtune_fairseq.qa.consistency_masks import span_r1
+from xtune_fairseq.qa.windows import N_SPECIALS
+from xtune_fairseq.tasks.xtune_classification import XtuneClassificationConfig, XtuneClassificationTask
+
+logger = logging.getLogger(__name__)
+
+# finite, so that masked positions cannot leak NaN gradients, and representable in fp16
+PAD_LOGIT = -1e4
+SPAN_HEAD = "span_head"
+
+
+@dataclass
+class XtuneSpanExtractionConfig(XtuneClassificationConfig):
+    max_positions: int = field(default=384, metadata={"help": "tokens per window (the paper's max length for QA)"})
+    doc_stride: int = field(default=128, metadata={"help": "context pieces between the starts of two windows"})
+    max_query_length: int = field(default=64, metadata={"help": "question pieces kept (the rest is cut)"})
+    max_answer_length: int = field(default=30, metadata={"help": "evaluation: longest answer, in tokens"})
+    n_best_size: int = field(default=20, metadata={"help": "evaluation: start and end candidates per window"})
+
+
+@register_task("xtune_span_extraction", dataclass=XtuneSpanExtractionConfig)
+class XtuneSpanExtractionTask(XtuneClassificationTask):
+    kind = "qa"
+
+    @classmethod
+    def setup_task(cls, cfg, **kwargs):
+        if cfg.r1_augmentation == "mt":
+            raise InputError("--r1-augmentation mt: a question and its translation have no common positions to "
+                             "compare start/end distributions on (paper 3.3.2); use ss, cs or gn")
+        if cfg.doc_stride <= 0:
+            raise InputError(f"--doc-stride must be positive, got {cfg.doc_stride}")
+        if cfg.max_positions - cfg.max_query_length - N_SPECIALS <= 0:
+            raise InputError(f"--max-positions {cfg.max_positions} leaves no room for context after "
+                             f"--max-query-length {cfg.max_query_length} question pieces")
+        if cfg.teacher_cache:
+            raise InputError("--teacher-cache holds sentence-level predictions; span extraction runs the teacher "
+                             "online")
+        return super().setup_task(cfg, **kwargs)
+
+    def load_dataset(self, split, combine=False, **kwargs):
+        examples = read_qa_meta(os.path.join(self.cfg.data, "meta", f"{split}.jsonl"))
+        training = split == "train"
+        dataset = QAViewsDataset(
+            examples, torch.tensor([self.language_index(ex.lang) for ex in examples]), self.qa_views("none").encode,
+            self.source_dictionary.index, self.source_dictionary.pad(), self.cfg.seed,
+            augment=self.view_maker(self.cfg.data_augmentation, examples) if training else None,
+            augmented_ratio=self.cfg.augmented_ratio,
+            partner=self.view_maker(self.cfg.r1_augmentation, examples) if training else None,
+        )
+        with data_utils.numpy_seed(self.cfg.seed):
+            shuffle = np.random.permutation(len(dataset))
+        order = [shuffle, dataset.sizes] if self.cfg.sort_by_length else [shuffle]
+        self.datasets[split] = dataset if self.cfg.no_shuffle else SortDataset(dataset, sort_order=order)
+        logger.info("loaded %s: %d questions, %d windows, %d rows (%d augmented)", split, len(examples),
+                    len(dataset.rows), len(dataset), len(dataset) - len(dataset.rows))
+        return self.datasets[split]
+
+    def qa_views(self, kind, translations=None) -> QAViewMaker:
+        cfg = self.cfg
+        return QAViewMaker(kind, self._sampler(), cfg.max_positions, cfg.doc_stride, cfg.max_query_length,
+                           self._switcher() if kind == "cs" else None, translations)
+
+    def view_maker(self, kind, examples):
+        if kind == "none":
+            return None
+        maker = self.qa_views(kind, self.read_translations() if kind == "mt" else None)
+        maker.check_covers(examples)
+        return maker
+
+    def read_translations(self):
+        table = {}
+        for ex in read_qa_meta(os.path.join(self.cfg.data, "meta", "translations.jsonl")):
+            table.setdefault(ex.id, []).append(ex)
+        return table
+
+    def predictions(self, model, view: dict, embedding_noise=None):
+        """(rows, 2, positions) start and end logits, padding at PAD_LOGIT; both items always real."""
+        tokens = view["src_tokens"]
+        states, _ = model.token_states(tokens, embedding_noise)
+        logits = model.token_heads[SPAN_HEAD](states).transpose(1, 2)
+        logits = logits.masked_fill(tokens.eq(self.source_dictionary.pad()).unsqueeze(1), PAD_LOGIT)
+        return logits, torch.ones(logits.shape[:2], dtype=torch.bool, device=logits.device)
+
+    def r1(self, logits_a, logits_b, valid_a, valid_b, sample, stop_gradient=True):
+        """Span R1 per row: start and end distributions on the positions the two windows share
+        (the collater's aligned lists), the rest of each side's mass in one extra bucket. The
+        criterion divides by its 2 items per row, so R1 is the mean of the start and end terms."""
+        partner, width = sample["partner"], logits_a.size(-1)
+        pad = self.source_dictionary.pad()
+
+        def mask(positions, keep):  # padded entries go to an extra column that is dropped
+            cols = torch.where(keep, positions, torch.full_like(positions, width))
+            out = torch.zeros(positions.size(0), width + 1, dtype=torch.bool, device=positions.device)
+            return out.scatter_(1, cols, True)[:, :width]
+
+        def padding(tokens):
+            return F.pad(tokens.eq(pad), (0, width - tokens.size(1)), value=True)
+
+        keep = partner["aligned_mask"]
+        keep_a, keep_b = mask(partner["aligned_input"], keep), mask(partner["aligned_partner"], keep)
+        r1 = span_r1(logits_a[:, 0], logits_a[:, 1], logits_b[:, 0], logits_b[:, 1], keep_a, keep_b,
+                     padding(sample["net_input"]["src_tokens"]), padding(partner["src_tokens"]),
+                     stop_gradient=stop_gradient)
+        return r1 * (valid_a & valid_b).all(-1)
+
+    def head_weight_key(self) -> str:
+        return f"token_heads.{SPAN_HEAD}.out_proj.weight"
+
+    def register_heads(self, model):
+        model.register_token_head(SPAN_HEAD, len(self.label_names))
