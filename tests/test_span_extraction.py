@@ -122,7 +122,7 @@ def test_gold_span_still_decodes_to_the_answer_in_augmented_views(qa, kind):
         assert len(inner) == 2 * n and n > len(inner.examples)  # long contexts make several windows
         for index in range(n, 2 * n):
             item = inner[index]
-            i, k = inner.rows[inner.source_row(index)]
+            i, k = inner.rows[inner.source_index(index)]
             example = inner.examples[i]
             text, start = example.answers[0]
             end = start + len(text)
@@ -135,7 +135,7 @@ def test_gold_span_still_decodes_to_the_answer_in_augmented_views(qa, kind):
             got = surface(task, ids[s : e + 1])
             assert nospace(text) in got and got in nospace(words), (got, text)
             checked += 1
-            orig = inner[inner.source_row(index)]
+            orig = inner[inner.source_index(index)]
             changed += ids != orig["source"].tolist()
             s0, e0 = orig["target"].tolist()
             recut += s0 > 0 and ids[s : e + 1] != orig["source"][s0 : e0 + 1].tolist()
@@ -169,7 +169,7 @@ def test_translated_rows_carry_their_own_answer_and_no_cross_lingual_r1(qa):
     n, answered = len(inner.rows), 0
     for index in range(n, 2 * n):
         item = inner[index]
-        example = inner.examples[inner.rows[inner.source_row(index)][0]]
+        example = inner.examples[inner.rows[inner.source_index(index)][0]]
         german = translations[example.id]
         ids, partner = item["source"].tolist(), item["partner"].tolist()
         s, e = item["target"].tolist()

@@ -10,6 +10,7 @@ Everything is built in a temporary folder and renamed into place when complete.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -54,12 +55,8 @@ def preprocess(model_dir, dest, train, valid=None, test=None, translations=None,
     trans = read_translations(translations, data["train"]) if translations else None
 
     sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "sentencepiece.bpe.model"))
-    parent = os.path.dirname(os.path.abspath(dest))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".tmp-xtune-data-", dir=parent)
-    try:
+    with data_dir_in_progress(dest) as work:
         raw = os.path.join(work, "raw")
-        os.makedirs(os.path.join(work, "meta"))
         os.makedirs(raw)
         for split, examples in data.items():
             for k in range(n_texts):
@@ -68,9 +65,9 @@ def preprocess(model_dir, dest, train, valid=None, test=None, translations=None,
                         f.write(" ".join(sp.encode(ex.texts[k], out_type=str)) + "\n")
             with open(os.path.join(raw, f"{split}.label"), "w", encoding="utf-8") as f:
                 f.writelines(ex.label + "\n" for ex in examples)
-            _write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), examples)
+            write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), map(_row, examples))
         if trans:
-            _write_jsonl(os.path.join(work, "meta", "translations.jsonl"), [t for ts in trans.values() for t in ts])
+            write_jsonl(os.path.join(work, "meta", "translations.jsonl"), (_row(t) for ts in trans.values() for t in ts))
 
         def pref(split, name):
             return os.path.join(raw, f"{split}.{name}") if split in data else None
@@ -81,23 +78,51 @@ def preprocess(model_dir, dest, train, valid=None, test=None, translations=None,
         _binarize(pref("train", "label"), pref("valid", "label"), pref("test", "label"),
                   os.path.join(work, "label"), None, 1)
         shutil.rmtree(raw)
-        shutil.copyfile(os.path.join(model_dir, "sentencepiece.bpe.model"), os.path.join(work, "sentencepiece.bpe.model"))
-        languages = sorted({ex.lang for examples in data.values() for ex in examples})
-        with open(os.path.join(work, "xtune.json"), "w") as f:
-            json.dump({"format": 1, "languages": languages, "labels": labels, "sentence_pair": n_texts == 2,
-                       "splits": sorted(data), "model_dir": os.path.abspath(model_dir)}, f, indent=1)
+        finish_data_dir(work, model_dir, "classification", data, labels, sentence_pair=n_texts == 2)
+    return dest
+
+
+@contextlib.contextmanager
+def data_dir_in_progress(dest: str):
+    """A temporary folder (with meta/) next to dest, swapped into place when the block completes;
+    an existing dest stays whole until then, and a failed or killed run leaves no loadable dest."""
+    parent = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=".tmp-xtune-data-", dir=parent)
+    try:
+        os.makedirs(os.path.join(work, "meta"))
+        yield work
         _replace_dir(work, dest)
     finally:
         if os.path.isdir(work):
             shutil.rmtree(work)
-    return dest
 
 
-def _write_jsonl(path, examples):
+def finish_data_dir(work: str, model_dir: str, kind: str, data: dict, labels, sentence_pair=False,
+                    label_dict: bool = False) -> None:
+    """The model's sentencepiece model and xtune.json; with label_dict, also input0/dict.txt (the
+    model's) and label/dict.txt, which fairseq's task setup reads when nothing was binarized."""
+    if label_dict:
+        for sub in ("input0", "label"):
+            os.makedirs(os.path.join(work, sub), exist_ok=True)
+        shutil.copyfile(os.path.join(model_dir, "dict.txt"), os.path.join(work, "input0", "dict.txt"))
+        with open(os.path.join(work, "label", "dict.txt"), "w", encoding="utf-8") as f:
+            f.writelines(f"{name} 1\n" for name in labels)
+    shutil.copyfile(os.path.join(model_dir, "sentencepiece.bpe.model"), os.path.join(work, "sentencepiece.bpe.model"))
+    languages = sorted({ex.lang for examples in data.values() for ex in examples})
+    with open(os.path.join(work, "xtune.json"), "w") as f:
+        json.dump({"format": 1, "kind": kind, "languages": languages, "labels": list(labels),
+                   "sentence_pair": sentence_pair, "splits": sorted(data), "model_dir": os.path.abspath(model_dir)},
+                  f, indent=1)
+
+
+def write_jsonl(path, rows) -> None:
     with open(path, "w", encoding="utf-8") as f:
-        for ex in examples:
-            f.write(json.dumps({"id": ex.id, "lang": ex.lang, "texts": list(ex.texts), "label": ex.label},
-                               ensure_ascii=False) + "\n")
+        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def _row(ex) -> dict:
+    return {"id": ex.id, "lang": ex.lang, "texts": list(ex.texts), "label": ex.label}
 
 
 def _replace_dir(new, dest):

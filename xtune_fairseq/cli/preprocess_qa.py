@@ -12,8 +12,6 @@ serves every window size. Built in a temporary folder and renamed into place whe
 
 import json
 import os
-import shutil
-import tempfile
 from typing import Dict, List, Sequence, Tuple
 
 from xtune_fairseq.errors import InputError
@@ -52,7 +50,7 @@ def read_qa_translations(files: Sequence[Tuple[str, str]], train: Sequence[QAExa
 
 def preprocess_qa(model_dir: str, dest: str, train, valid=None, test=None, translations=None) -> str:
     """train/valid/test/translations: lists of (lang, path) of SQuAD-format files."""
-    from xtune_fairseq.cli.preprocess import _replace_dir
+    from xtune_fairseq.cli.preprocess import data_dir_in_progress, finish_data_dir, write_jsonl
 
     check_model_dir(model_dir)
     data = {"train": read_split(train, require_answers=True, unique_ids=True)}
@@ -61,38 +59,18 @@ def preprocess_qa(model_dir: str, dest: str, train, valid=None, test=None, trans
             data[split] = read_split(files, require_answers=False, unique_ids=False)
     trans = read_qa_translations(translations, data["train"]) if translations else {}
 
-    parent = os.path.dirname(os.path.abspath(dest))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".tmp-xtune-data-", dir=parent)
-    try:
-        for sub in ("meta", "input0", "label"):
-            os.makedirs(os.path.join(work, sub))
+    with data_dir_in_progress(dest) as work:
         for split, examples in data.items():
-            _write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), examples)
+            write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), map(_row, examples))
         if trans:
-            _write_jsonl(os.path.join(work, "meta", "translations.jsonl"), [t for ts in trans.values() for t in ts])
-        shutil.copyfile(os.path.join(model_dir, "dict.txt"), os.path.join(work, "input0", "dict.txt"))
-        with open(os.path.join(work, "label", "dict.txt"), "w", encoding="utf-8") as f:
-            f.writelines(f"{name} 1\n" for name in LABELS)
-        spm_model = "sentencepiece.bpe.model"
-        shutil.copyfile(os.path.join(model_dir, spm_model), os.path.join(work, spm_model))
-        languages = sorted({ex.lang for examples in data.values() for ex in examples})
-        with open(os.path.join(work, "xtune.json"), "w") as f:
-            json.dump({"format": 1, "kind": "qa", "languages": languages, "labels": list(LABELS),
-                       "sentence_pair": False, "splits": sorted(data), "model_dir": os.path.abspath(model_dir)},
-                      f, indent=1)
-        _replace_dir(work, dest)
-    finally:
-        if os.path.isdir(work):
-            shutil.rmtree(work)
+            write_jsonl(os.path.join(work, "meta", "translations.jsonl"), (_row(t) for ts in trans.values() for t in ts))
+        finish_data_dir(work, model_dir, "qa", data, LABELS, label_dict=True)
     return dest
 
 
-def _write_jsonl(path, examples):
-    with open(path, "w", encoding="utf-8") as f:
-        for ex in examples:
-            f.write(json.dumps({"id": ex.id, "lang": ex.lang, "question": ex.question, "context": ex.context,
-                                "answers": [list(a) for a in ex.answers]}, ensure_ascii=False) + "\n")
+def _row(ex: QAExample) -> dict:
+    return {"id": ex.id, "lang": ex.lang, "question": ex.question, "context": ex.context,
+            "answers": [list(a) for a in ex.answers]}
 
 
 def read_qa_meta(path: str) -> List[QAExample]:

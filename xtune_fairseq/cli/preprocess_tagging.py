@@ -11,8 +11,6 @@ Built in a temporary folder and renamed into place when complete.
 
 import json
 import os
-import shutil
-import tempfile
 from typing import Dict, List, Sequence, Tuple
 
 from xtune_fairseq.data.readers import read_translations
@@ -41,7 +39,7 @@ def read_split(files: Sequence[Tuple[str, str]], split: str, fmt: str, labels=No
 
 def preprocess_tagging(model_dir: str, dest: str, train, valid=None, test=None, translations=None, fmt="auto"):
     """train/valid/test: lists of (lang, path); translations: TSV id, lang, sentence (words split by spaces)."""
-    from xtune_fairseq.cli.preprocess import _replace_dir
+    from xtune_fairseq.cli.preprocess import data_dir_in_progress, finish_data_dir, write_jsonl
 
     check_model_dir(model_dir)
     data = {"train": read_split(train, "train", fmt)}
@@ -51,37 +49,18 @@ def preprocess_tagging(model_dir: str, dest: str, train, valid=None, test=None, 
             data[split] = read_split(files, split, fmt, labels=labels)
     trans: Dict[str, list] = read_translations(translations, data["train"]) if translations else {}
 
-    parent = os.path.dirname(os.path.abspath(dest))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".tmp-xtune-data-", dir=parent)
-    try:
-        for sub in ("meta", "input0", "label"):
-            os.makedirs(os.path.join(work, sub))
+    with data_dir_in_progress(dest) as work:
         for split, sentences in data.items():
-            _write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), sentences)
+            write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), map(_row, sentences))
         if trans:
-            _write_jsonl(os.path.join(work, "meta", "translations.jsonl"),
-                         [TaggedSentence(t.id, t.lang, tuple(t.texts[0].split())) for ts in trans.values() for t in ts])
-        shutil.copyfile(os.path.join(model_dir, "dict.txt"), os.path.join(work, "input0", "dict.txt"))
-        with open(os.path.join(work, "label", "dict.txt"), "w", encoding="utf-8") as f:
-            f.writelines(f"{tag} 1\n" for tag in labels)
-        shutil.copyfile(os.path.join(model_dir, "sentencepiece.bpe.model"), os.path.join(work, "sentencepiece.bpe.model"))
-        languages = sorted({s.lang for sentences in data.values() for s in sentences})
-        with open(os.path.join(work, "xtune.json"), "w") as f:
-            json.dump({"format": 1, "kind": "tagging", "languages": languages, "labels": labels,
-                       "sentence_pair": False, "splits": sorted(data), "model_dir": os.path.abspath(model_dir)}, f, indent=1)
-        _replace_dir(work, dest)
-    finally:
-        if os.path.isdir(work):
-            shutil.rmtree(work)
+            write_jsonl(os.path.join(work, "meta", "translations.jsonl"),
+                        (_row(TaggedSentence(t.id, t.lang, tuple(t.texts[0].split()))) for ts in trans.values() for t in ts))
+        finish_data_dir(work, model_dir, "tagging", data, labels, label_dict=True)
     return dest
 
 
-def _write_jsonl(path, sentences):
-    with open(path, "w", encoding="utf-8") as f:
-        for s in sentences:
-            f.write(json.dumps({"id": s.id, "lang": s.lang, "words": list(s.words),
-                                "tags": None if s.tags is None else list(s.tags)}, ensure_ascii=False) + "\n")
+def _row(s: TaggedSentence) -> dict:
+    return {"id": s.id, "lang": s.lang, "words": list(s.words), "tags": None if s.tags is None else list(s.tags)}
 
 
 def read_tagged_meta(path: str) -> List[TaggedSentence]:

@@ -15,9 +15,9 @@ import torch
 from fairseq.data import FairseqDataset, data_utils
 
 from xtune_fairseq.augment.views import View, ViewMaker
+from xtune_fairseq.data.view_rows import INPUT_STREAM, PARTNER_STREAM, ViewRowsDataset
 from xtune_fairseq.word_alignment import NO_WORD
 
-_INPUT_STREAM, _PARTNER_STREAM = 0, 1
 IGNORE = -100  # target of a word that has no tag (padding, translated sentences)
 
 
@@ -47,7 +47,7 @@ class ListViews:
         return self.views[i]
 
 
-class PairedViewsDataset(FairseqDataset):
+class PairedViewsDataset(ViewRowsDataset):
     def __init__(
         self,
         originals,  # TokenViews / ListViews: the original view of each example, `<s> a </s> [</s> b </s>]`
@@ -63,40 +63,16 @@ class PairedViewsDataset(FairseqDataset):
     ):
         self.teacher_cache = teacher_cache
         self.originals, self.examples = originals, examples
-        self.targets, self.langs, self.pad_idx, self.seed = targets, langs, pad_idx, seed
+        self.targets, self.langs, self.pad_idx = targets, langs, pad_idx
         self.augment, self.partner = augment, partner
-        n = len(originals)
-        n_aug = int(round(augmented_ratio * n)) if augment is not None else 0
-        with data_utils.numpy_seed(seed, 17):
-            order = np.random.permutation(n)
-        # which example each augmented copy comes from: all of them first, then a fixed sample
-        self.aug_source = np.concatenate([np.arange(n)] * (n_aug // n) + [order[: n_aug % n]]).astype(np.int64) \
-            if n_aug else np.zeros(0, dtype=np.int64)
-        base_sizes = np.asarray(originals.sizes)
-        # augmented views are re-drawn per epoch; the original length is the batching estimate
-        self._sizes = np.concatenate([base_sizes, base_sizes[self.aug_source]])
-        self.epoch = 1
-
-    def set_epoch(self, epoch):
-        self.epoch = epoch
-
-    @property
-    def can_reuse_epoch_itr_across_epochs(self):
-        return False
-
-    def source_index(self, index: int) -> int:
-        n = len(self.originals)
-        return index if index < n else int(self.aug_source[index - n])
-
-    def _rng(self, index: int, stream: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.epoch, index, stream])
+        self.init_rows(originals.sizes, seed, augmented_ratio, augment is not None)
 
     def __getitem__(self, index):
         src = self.source_index(index)
         orig = self.originals[src]
         example = self.examples[src]
         is_aug = index >= len(self.originals)
-        view = self.augment(example, orig, self._rng(index, _INPUT_STREAM)) if is_aug else orig
+        view = self.augment(example, orig, self.rng(index, INPUT_STREAM)) if is_aug else orig
         target = None if self.targets is None else self.targets[src]
         if target is not None and not view.labelled:  # a translated sentence: R2 (and R1) only
             target = torch.full((_n_words(view),), IGNORE, dtype=torch.long)
@@ -114,9 +90,9 @@ class PairedViewsDataset(FairseqDataset):
             if is_aug and self.partner.kind == "mt" and self.augment.kind == "mt":
                 pv = orig  # a translation's own fresh translation would be itself
             elif view.translation is not None and self.partner.tagging:
-                pv = self.partner(_Translated(example, view), view, self._rng(index, _PARTNER_STREAM))
+                pv = self.partner(_Translated(example, view), view, self.rng(index, PARTNER_STREAM))
             else:
-                pv = self.partner(example, orig, self._rng(index, _PARTNER_STREAM))
+                pv = self.partner(example, orig, self.rng(index, PARTNER_STREAM))
             item["partner"] = torch.tensor(pv.ids, dtype=torch.long)
             item["partner_noise"] = pv.noise
             item["partner_word_of_token"] = _word_map(pv)
@@ -133,22 +109,6 @@ class PairedViewsDataset(FairseqDataset):
         if translation is not None:
             return cache["translations"][cache["translation_rows"][example_id][translation]]
         return None
-
-    def __len__(self):
-        return len(self._sizes)
-
-    @property
-    def sizes(self):
-        return self._sizes
-
-    def num_tokens(self, index):
-        return int(self._sizes[index])
-
-    def size(self, index):
-        return int(self._sizes[index])
-
-    def ordered_indices(self):
-        return np.arange(len(self))
 
     def collater(self, samples: List[dict]):
         if not samples:

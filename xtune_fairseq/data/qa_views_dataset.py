@@ -15,17 +15,17 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from fairseq.data import FairseqDataset, data_utils
+from fairseq.data import data_utils
 
 from xtune_fairseq.augment.views import AUGMENTATIONS
 from xtune_fairseq.data.paired_views_dataset import IGNORE
+from xtune_fairseq.data.view_rows import INPUT_STREAM, PARTNER_STREAM, ViewRowsDataset
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.qa.consistency_masks import aligned_positions, pair_windows
 from xtune_fairseq.qa.nbest import best_answer
 from xtune_fairseq.qa.squad import QAExample
 from xtune_fairseq.qa.windows import Window, make_windows, split_words
 
-_INPUT_STREAM, _PARTNER_STREAM = 0, 1
 
 
 @dataclasses.dataclass
@@ -136,7 +136,7 @@ def window_target(window: Window) -> List[int]:
     return [window.start_position, window.end_position]
 
 
-class QAViewsDataset(FairseqDataset):
+class QAViewsDataset(ViewRowsDataset):
     def __init__(
         self,
         examples: Sequence[QAExample],
@@ -149,52 +149,29 @@ class QAViewsDataset(FairseqDataset):
         augmented_ratio: float = 1.0,
         partner: Optional[QAViewMaker] = None,  # A* or A': the R1 view
     ):
-        self.examples, self.langs, self.index, self.pad_idx, self.seed = examples, langs, index, pad_idx, seed
+        self.examples, self.langs, self.index, self.pad_idx = examples, langs, index, pad_idx
         self.augment, self.partner = augment, partner
         self.originals = [encode(ex) for ex in examples]
         self.rows = [(i, k) for i, view in enumerate(self.originals) for k in range(len(view.windows))]
-        n = len(self.rows)
-        n_aug = int(round(augmented_ratio * n)) if augment is not None else 0
-        with data_utils.numpy_seed(seed, 17):
-            order = np.random.permutation(n)
-        # which original row each augmented copy comes from: all of them first, then a fixed sample
-        self.aug_source = np.concatenate([np.arange(n)] * (n_aug // n) + [order[: n_aug % n]]).astype(np.int64) \
-            if n_aug else np.zeros(0, dtype=np.int64)
-        base = np.array([len(self.window(r).tokens) for r in range(n)], dtype=np.int64)
-        # augmented windows are re-drawn per epoch; the original length is the batching estimate
-        self._sizes = np.concatenate([base, base[self.aug_source]])
-        self.epoch = 1
+        self.init_rows([len(self.window(r).tokens) for r in range(len(self.rows))], seed, augmented_ratio,
+                       augment is not None)
 
     def window(self, row: int) -> Window:
         """The original window of row `row` < number of original rows."""
         i, k = self.rows[row]
         return self.originals[i].windows[k]
 
-    def set_epoch(self, epoch):
-        self.epoch = epoch
-
-    @property
-    def can_reuse_epoch_itr_across_epochs(self):
-        return False
-
-    def source_row(self, index: int) -> int:
-        n = len(self.rows)
-        return index if index < n else int(self.aug_source[index - n])
-
-    def _rng(self, index: int, stream: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.epoch, index, stream])
-
     def _ids(self, window: Window) -> torch.Tensor:
         return torch.tensor([self.index(t) for t in window.tokens], dtype=torch.long)
 
     def __getitem__(self, index):
-        src = self.source_row(index)
+        src = self.source_index(index)
         i, k = self.rows[src]
         example, orig = self.examples[i], self.originals[i]
         is_aug = index >= len(self.rows)
         view, w = orig, k
         if is_aug:
-            view = self.augment(example, orig, self._rng(index, _INPUT_STREAM))
+            view = self.augment(example, orig, self.rng(index, INPUT_STREAM))
             w = matching_window(orig.windows[k], orig.changed, k, len(orig.windows), view, view.translation is None)
         window = view.windows[w]
         item = {
@@ -208,28 +185,12 @@ class QAViewsDataset(FairseqDataset):
         if self.partner is not None:
             # a translated row is compared with a view of the translation (its words, its windows)
             base = orig if view.translation is None else dataclasses.replace(view, noise=False)
-            pv = self.partner(view.example, base, self._rng(index, _PARTNER_STREAM))
+            pv = self.partner(view.example, base, self.rng(index, PARTNER_STREAM))
             pw = pv.windows[matching_window(window, view.changed, w, len(view.windows), pv, True)]
             item["partner"] = self._ids(pw)
             item["partner_noise"] = pv.noise
             item["aligned"] = alignment(window, view.changed, pw, pv.changed)
         return item
-
-    def __len__(self):
-        return len(self._sizes)
-
-    @property
-    def sizes(self):
-        return self._sizes
-
-    def num_tokens(self, index):
-        return int(self._sizes[index])
-
-    def size(self, index):
-        return int(self._sizes[index])
-
-    def ordered_indices(self):
-        return np.arange(len(self))
 
     def collater(self, samples: List[dict]):
         if not samples:
