@@ -20,22 +20,16 @@ from xtune_fairseq.cli import pipeline
 def prepare_pos(cache: str, n_train: int) -> dict:
     from xtune_fairseq import resources as R
     from xtune_fairseq.cli.preprocess_tagging import preprocess_tagging
+    from xtune_fairseq.data.readers import read_classification_tsv
     from xtune_fairseq.data.tagged import read_tagged
-    from xtune_fairseq.datasets.apertium import translate_cached
     from xtune_fairseq.datasets.pos import build_pos_data
-    from xtune_fairseq.files import atomic_open
 
     full = R.converted_encoder(cache, R.fetch_encoder(cache))
     files = build_pos_data(R.fetch_pos_corpora(cache), os.path.join(cache, "data", f"pos-{n_train}"), n_train=n_train)
-    train = read_tagged(files["train"]["en"], "en", prefix="train-")
-    spanish = translate_cached([s.words for s in train], os.path.join(cache, "data", f"pos-{n_train}", "train-es.mt.jsonl"))
-    trans_tsv = os.path.join(cache, "data", f"pos-{n_train}", "translations-es.tsv")
-    with atomic_open(trans_tsv, "w", encoding="utf-8") as f:
-        f.write("id\tlang\tsentence\n")
-        f.writelines(f"{s.id}\tes\t{' '.join(words)}\n" for s, words in zip(train, spanish) if words)
+    trans_tsv = write_translations(files["train"]["en"], os.path.join(cache, "data", f"pos-{n_train}"))
 
     def texts():  # every word of every split and translation: trimming keeps all their subword lattices
-        out = [" ".join(w) for w in spanish]
+        out = [ex.texts[0] for ex in read_classification_tsv(trans_tsv, require_label=False)]
         for split in files.values():
             for lang, path in split.items():
                 out += [" ".join(s.words) for s in read_tagged(path, lang)]
@@ -48,6 +42,22 @@ def prepare_pos(cache: str, n_train: int) -> dict:
         preprocess_tagging(model, bin_dir, sorted(files["train"].items()), sorted(files["valid"].items()),
                            sorted(files["test"].items()), trans_tsv)
     return {"model": model, "bin": bin_dir}
+
+
+def write_translations(train_conll: str, out_dir: str) -> str:
+    """translations-es.tsv: Apertium's Spanish for every English training sentence, by sentence id
+    (cached next to it; an empty translation is left out)."""
+    from xtune_fairseq.data.tagged import read_tagged
+    from xtune_fairseq.datasets.apertium import translate_cached
+    from xtune_fairseq.files import atomic_open
+
+    train = read_tagged(train_conll, "en", prefix="train-")
+    spanish = translate_cached([s.words for s in train], os.path.join(out_dir, "train-es.mt.jsonl"))
+    path = os.path.join(out_dir, "translations-es.tsv")
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        f.write("id\tlang\tsentence\n")
+        f.writelines(f"{s.id}\tes\t{' '.join(words)}\n" for s, words in zip(train, spanish) if words)
+    return path
 
 
 # 400 English training sentences, 3 epochs of batch 16, lr 1e-4: scaled to these CPUs (21 runs for
