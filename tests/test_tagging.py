@@ -195,7 +195,8 @@ def test_pipeline_pos_recipe_with_translations(tagging, tmp_path):
 
     out = tmp_path / "run"
     proc = run_cli("xtune_fairseq.cli.pipeline", "--model-dir", tagging["model"], "--data", tagging["bin"],
-                   "--out", out, "--recipe", "pos-translate-train", "--lr", "1e-3", "--epochs", "2", "--cpu",
+                   "--out", out, "--recipe", "pos-translate-train", "--lr", "1e-3", "--epochs", "1",
+                   "--stage1-epochs", "2", "--cpu",
                    "--log-interval", "5", "--metric", "accuracy")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads((out / "results.json").read_text())
@@ -203,7 +204,8 @@ def test_pipeline_pos_recipe_with_translations(tagging, tmp_path):
         assert set(r["per_language"]) == {"en", "de", "fr"} and r["metric"] == "token accuracy"
         assert all(0 < v <= 100 for v in r["per_language"].values())
     log1, log2 = (out / "stage1" / "train.log").read_text(), (out / "stage2" / "train.log").read_text()
-    assert "--word-pooling average" in (out / "stage1" / "command.txt").read_text()
+    cmd1, cmd2 = (out / "stage1" / "command.txt").read_text(), (out / "stage2" / "command.txt").read_text()
+    assert "--word-pooling average" in cmd1 and "--max-epoch 2" in cmd1 and "--max-epoch 1" in cmd2
     assert "loaded train: 300 sentences, 600 rows (300 augmented)" in log2
     r1 = [float(x.split("r1_loss=")[1].split(",")[0]) for x in log1.splitlines() if "r1_loss=" in x]
     r2 = [float(x.split("r2_loss=")[1].split(",")[0]) for x in log2.splitlines() if "r2_loss=" in x]

@@ -46,7 +46,8 @@ def data_kind(data: str) -> str:
 
 def train_command(a, stage, save_dir, n_rows):
     updates_per_epoch = math.ceil(n_rows / a.batch_size)
-    total = updates_per_epoch * a.epochs
+    epochs = stage_epochs(a, stage)
+    total = updates_per_epoch * epochs
     cmd = [
         sys.executable, "-m", "fairseq_cli.train", a.data,
         "--user-dir", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "user_dir"),
@@ -56,7 +57,7 @@ def train_command(a, stage, save_dir, n_rows):
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-06", "--weight-decay", "0.01",
         "--clip-norm", "0.0", "--lr-scheduler", "polynomial_decay", "--lr", str(a.lr),
         "--total-num-update", str(total), "--warmup-updates", str(int(a.warmup_ratio * total)),
-        "--batch-size", str(a.batch_size), "--max-epoch", str(a.epochs), "--required-batch-size-multiple", "1",
+        "--batch-size", str(a.batch_size), "--max-epoch", str(epochs), "--required-batch-size-multiple", "1",
         "--save-dir", save_dir, "--no-epoch-checkpoints", "--best-checkpoint-metric", "avg_acc",
         "--maximize-best-checkpoint-metric", "--log-format", "simple", "--log-interval", str(a.log_interval),
         "--num-workers", "0", "--subword-ratio", str(a.subword_ratio), "--code-switch-ratio", str(a.code_switch_ratio),
@@ -83,6 +84,10 @@ def train_command(a, stage, save_dir, n_rows):
     return cmd + shlex.split(a.fairseq_args)
 
 
+def stage_epochs(a, stage: int) -> int:
+    return a.stage1_epochs if stage == 1 and a.stage1_epochs else a.epochs
+
+
 def run_stage(a, stage, n_rows):
     save_dir = os.path.join(a.out, f"stage{stage}")
     done = os.path.join(save_dir, "DONE")
@@ -92,7 +97,7 @@ def run_stage(a, stage, n_rows):
     os.makedirs(save_dir, exist_ok=True)
     cmd = train_command(a, stage, save_dir, n_rows)
     log_path = os.path.join(save_dir, "train.log")
-    print(f"[xtune] stage {stage}: {n_rows} rows x {a.epochs} epochs; log {log_path}", flush=True)
+    print(f"[xtune] stage {stage}: {n_rows} rows x {stage_epochs(a, stage)} epochs; log {log_path}", flush=True)
     with open(os.path.join(save_dir, "command.txt"), "w") as f:
         f.write(shlex.join(cmd) + "\n")
     start = time.time()
@@ -137,6 +142,9 @@ def parse(argv=None):
     p.add_argument("--lambda2", type=float, help="weight of R2 (default: the recipe's)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     p.add_argument("--epochs", type=int, help="epochs per stage (default: the recipe's)")
+    p.add_argument("--stage1-epochs", type=int,
+                   help="epochs of stage 1 when they should differ, e.g. twice --epochs so that stage 1 on D "
+                   "makes as many updates as stage 2 on D + A(D)")
     p.add_argument("--stages", default="1,2", help="'1' for stage 1 only (plain fine-tuning with --recipe baseline)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--warmup-ratio", type=float, default=0.1)
