@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import USER_DIR, make_task
+from conftest import make_task
 from xtune_fairseq.data.tagged import read_tagged
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.evaluation.entities import entities, entity_f1, is_bio, token_accuracy
