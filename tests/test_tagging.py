@@ -61,7 +61,7 @@ def test_readers_conll_and_word_tag(tmp_path):
 def test_reader_errors_name_file_and_line(tmp_path, text, fmt, labels, message):
     path = tmp_path / "bad.txt"
     path.write_text(text)
-    with pytest.raises(InputError, match=str(path).replace(".", r"\.") if "empty" in message else None) as err:
+    with pytest.raises(InputError) as err:
         read_tagged(str(path), "de", fmt, labels=labels)
     assert message in str(err.value) and str(path) in str(err.value)
 
