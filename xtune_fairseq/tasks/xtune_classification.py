@@ -129,10 +129,7 @@ class XtuneClassificationTask(SentencePredictionTask):
             TokenViews(src_tokens), examples, targets, langs, self.source_dictionary.pad(), self.cfg.seed,
             augment=augment, augmented_ratio=self.cfg.augmented_ratio, partner=partner, teacher_cache=cache,
         )
-        with data_utils.numpy_seed(self.cfg.seed):
-            shuffle = np.random.permutation(len(dataset))
-        order = [shuffle, dataset.sizes] if self.cfg.sort_by_length else [shuffle]
-        self.datasets[split] = dataset if self.cfg.no_shuffle else SortDataset(dataset, sort_order=order)
+        self.datasets[split] = self.ordered(dataset)
         logger.info("loaded %s: %d rows (%d augmented)", split, len(dataset), len(dataset) - len(examples))
         return self.datasets[split]
 
@@ -149,6 +146,14 @@ class XtuneClassificationTask(SentencePredictionTask):
 
     def head_weight_key(self) -> str:
         return f"classification_heads.{self.cfg.classification_head_name}.out_proj.weight"
+
+    def ordered(self, dataset):
+        """fairseq's sentence_prediction order: a permutation by seed; with --sort-by-length, rows of
+        similar length batched together (batches are still shuffled every epoch)."""
+        with data_utils.numpy_seed(self.cfg.seed):
+            shuffle = np.random.permutation(len(dataset))
+        order = [shuffle, dataset.sizes] if self.cfg.sort_by_length else [shuffle]
+        return dataset if self.cfg.no_shuffle else SortDataset(dataset, sort_order=order)
 
     def label_index(self, label: str) -> int:
         idx = self.label_dictionary.index(label)

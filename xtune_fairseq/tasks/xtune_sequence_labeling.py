@@ -6,9 +6,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
-from fairseq.data import SortDataset, data_utils
 from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
@@ -51,10 +49,7 @@ class XtuneSequenceLabelingTask(XtuneClassificationTask):
             augmented_ratio=self.cfg.augmented_ratio,
             partner=self.view_maker(self.cfg.r1_augmentation, sentences) if training else None,
         )
-        with data_utils.numpy_seed(self.cfg.seed):
-            shuffle = np.random.permutation(len(dataset))
-        order = [shuffle, dataset.sizes] if self.cfg.sort_by_length else [shuffle]
-        self.datasets[split] = dataset if self.cfg.no_shuffle else SortDataset(dataset, sort_order=order)
+        self.datasets[split] = self.ordered(dataset)
         cut = sum(1 for s, v in zip(sentences, originals.views) if max(v.word_of_token) + 1 < len(s.words))
         logger.info("loaded %s: %d sentences, %d rows (%d augmented)%s", split, len(sentences), len(dataset),
                     len(dataset) - len(sentences),

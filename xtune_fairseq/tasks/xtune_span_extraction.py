@@ -7,10 +7,8 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from fairseq.data import SortDataset, data_utils
 from fairseq.tasks import register_task
 
 from xtune_fairseq.cli.preprocess_qa import read_qa_meta
@@ -65,10 +63,7 @@ class XtuneSpanExtractionTask(XtuneClassificationTask):
             augmented_ratio=self.cfg.augmented_ratio,
             partner=self.view_maker(self.cfg.r1_augmentation, examples) if training else None,
         )
-        with data_utils.numpy_seed(self.cfg.seed):
-            shuffle = np.random.permutation(len(dataset))
-        order = [shuffle, dataset.sizes] if self.cfg.sort_by_length else [shuffle]
-        self.datasets[split] = dataset if self.cfg.no_shuffle else SortDataset(dataset, sort_order=order)
+        self.datasets[split] = self.ordered(dataset)
         logger.info("loaded %s: %d questions, %d windows, %d rows (%d augmented)", split, len(examples),
                     len(dataset.rows), len(dataset), len(dataset) - len(dataset.rows))
         return self.datasets[split]
