@@ -4,7 +4,7 @@ Views are made from the example's raw text with a numpy Generator that the calle
 from (seed, epoch, index, stream), so every epoch draws new views and reruns repeat them.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -25,8 +25,7 @@ class View:
     noise: bool = False
     translation: Optional[int] = None  # which translation of the example (MT views): a fixed input
     word_of_token: Optional[List[int]] = None  # tagging: word index per token (-1: none)
-    labelled: bool = True  # a translated tagging example has no tags
-    translation_words: Optional[Tuple[str, ...]] = None  # tagging MT views: the translated words
+    translation_words: Optional[Tuple[str, ...]] = None  # tagging MT views: the translated words (no tags)
 
 
 class ViewMaker:
@@ -99,5 +98,4 @@ class ViewMaker:
         choices = self.translations[example.id]
         k = int(rng.integers(len(choices)))
         view = self.encode_words(choices[k].words, None, choices[k].id)
-        return View(view.ids, translation=k, word_of_token=view.word_of_token, labelled=False,
-                    translation_words=tuple(choices[k].words))
+        return replace(view, translation=k, translation_words=tuple(choices[k].words))

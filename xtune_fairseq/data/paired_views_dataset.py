@@ -15,6 +15,7 @@ import torch
 from fairseq.data import FairseqDataset, data_utils
 
 from xtune_fairseq.augment.views import View, ViewMaker
+from xtune_fairseq.data.tagged import TaggedSentence
 from xtune_fairseq.data.view_rows import INPUT_STREAM, PARTNER_STREAM, ViewRowsDataset
 from xtune_fairseq.word_alignment import NO_WORD
 
@@ -74,8 +75,8 @@ class PairedViewsDataset(ViewRowsDataset):
         is_aug = index >= len(self.originals)
         view = self.augment(example, orig, self.rng(index, INPUT_STREAM)) if is_aug else orig
         target = None if self.targets is None else self.targets[src]
-        if target is not None and not view.labelled:  # a translated sentence: R2 (and R1) only
-            target = torch.full((_n_words(view),), IGNORE, dtype=torch.long)
+        if target is not None and view.translation_words is not None:  # untagged: R2 (and R1) only
+            target = torch.full((len(view.translation_words),), IGNORE, dtype=torch.long)
         item = {
             "id": index,
             "source": torch.tensor(view.ids, dtype=torch.long),
@@ -90,7 +91,9 @@ class PairedViewsDataset(ViewRowsDataset):
             if is_aug and self.partner.kind == "mt" and self.augment.kind == "mt":
                 pv = orig  # a translation's own fresh translation would be itself
             elif view.translation is not None and self.partner.tagging:
-                pv = self.partner(_Translated(example, view), view, self.rng(index, PARTNER_STREAM))
+                # the translation as an example of its own, so A' re-samples the translated words
+                translated = TaggedSentence(example.id, example.lang, view.translation_words)
+                pv = self.partner(translated, view, self.rng(index, PARTNER_STREAM))
             else:
                 pv = self.partner(example, orig, self.rng(index, PARTNER_STREAM))
             item["partner"] = torch.tensor(pv.ids, dtype=torch.long)
@@ -148,18 +151,6 @@ class PairedViewsDataset(ViewRowsDataset):
         return batch
 
 
-class _Translated:
-    """A translation row as an example of its own, so A' re-samples the translated words."""
-
-    def __init__(self, example, view: View):
-        self.id, self.words = example.id, tuple(view.translation_words)
-
-
 def _word_map(view: View) -> Optional[torch.Tensor]:
     return None if view.word_of_token is None else torch.tensor(view.word_of_token, dtype=torch.long)
 
-
-def _n_words(view: View) -> int:
-    if view.translation_words is not None:
-        return len(view.translation_words)
-    return max(view.word_of_token) + 1 if view.word_of_token else 0

@@ -92,6 +92,8 @@ class XtuneClassificationTask(SentencePredictionTask):
         kind = info.get("kind", "classification")
         if kind != cls.kind:
             raise InputError(f"{cfg.data} holds {kind} data (xtune.json); --task {TASK_OF_KIND.get(kind, '?')} reads it")
+        if cfg.teacher_cache and kind != "classification":
+            raise InputError(f"--teacher-cache holds sentence-level predictions; {kind} runs the teacher online")
         with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
             if cfg.num_classes <= 0:
                 cfg.num_classes = len(info["labels"])

@@ -13,7 +13,6 @@ from fairseq.tasks import register_task
 from xtune_fairseq.augment.views import ViewMaker
 from xtune_fairseq.cli.preprocess_tagging import read_tagged_meta
 from xtune_fairseq.data.paired_views_dataset import ListViews, PairedViewsDataset
-from xtune_fairseq.errors import InputError
 from xtune_fairseq.tasks.xtune_classification import XtuneClassificationConfig, XtuneClassificationTask
 from xtune_fairseq.text import TextEncoder
 from xtune_fairseq.word_alignment import POOLING, pool_words
@@ -41,8 +40,6 @@ class XtuneSequenceLabelingTask(XtuneClassificationTask):
         targets = [torch.tensor([self.label_index(t) for t in s.tags]) for s in sentences]
         langs = torch.tensor([self.language_index(s.lang) for s in sentences])
         training = split == "train"
-        if self.cfg.teacher_cache:
-            raise InputError("--teacher-cache holds sentence-level predictions; tagging runs the teacher online")
         dataset = PairedViewsDataset(
             originals, sentences, targets, langs, self.source_dictionary.pad(), self.cfg.seed,
             augment=self.view_maker(self.cfg.data_augmentation, sentences) if training else None,

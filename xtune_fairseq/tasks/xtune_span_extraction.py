@@ -48,9 +48,6 @@ class XtuneSpanExtractionTask(XtuneClassificationTask):
         if cfg.max_positions - cfg.max_query_length - N_SPECIALS <= 0:
             raise InputError(f"--max-positions {cfg.max_positions} leaves no room for context after "
                              f"--max-query-length {cfg.max_query_length} question pieces")
-        if cfg.teacher_cache:
-            raise InputError("--teacher-cache holds sentence-level predictions; span extraction runs the teacher "
-                             "online")
         return super().setup_task(cfg, **kwargs)
 
     def load_dataset(self, split, combine=False, **kwargs):
