@@ -96,7 +96,7 @@ def test_hf_checkpoint_matches_a_direct_forward_pass(spm_model, tmp_path):
 
     hf_dir, t = hf_tiny_dir(tmp_path, spm_model["model"])
     out = convert_hf_xlmr(hf_dir, str(tmp_path / "converted"))
-    assert sorted(os.listdir(out)) == ["dict.txt", "model.pt", "sentencepiece.bpe.model"]
+    assert sorted(os.listdir(out)) == ["dict.txt", "model.pt", "sentencepiece.bpe.model", "xtune-model.json"]
     text = open(spm_model["train"]).read().splitlines()[1].split("\t")[2]
     ids, ours = fairseq_features(out, text)
     sp = spm.SentencePieceProcessor(model_file=spm_model["model"])

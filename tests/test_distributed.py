@@ -22,7 +22,7 @@ def args(tiny, save, batch, teacher, *extra):
     return [tiny["bin"], "--user-dir", USER_DIR, "--task", "xtune_classification", "--arch", "xlmr_xtune",
             "--pretrained-dir", tiny["model"], "--criterion", "xtune_consistency", "--optimizer", "adam",
             "--lr", "1e-3", "--batch-size", str(batch), "--required-batch-size-multiple", "1", "--max-update", "4",
-            "--cpu", "--num-workers", "0", "--dropout", "0", "--attention-dropout", "0", "--seed", "5",
+            "--cpu", "--num-workers", "0", "--dropout", "0", "--attention-dropout", "0", "--pooler-dropout", "0", "--seed", "5",
             "--curriculum", "100",  # no batch shuffling: rank r takes batches r, r + 2, ...
             "--data-augmentation", "cs", "--r1-augmentation", "cs", "--code-switch-dicts", tiny["dicts"],
             "--r1-lambda", "5", "--r2-lambda", "1", "--teacher-path", teacher,

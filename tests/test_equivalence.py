@@ -8,7 +8,7 @@ from conftest import USER_DIR, fairseq_train
 
 COMMON = ["--optimizer", "adam", "--lr", "1e-3", "--batch-size", "16", "--max-update", "12", "--cpu",
           "--num-workers", "0", "--log-format", "json", "--log-interval", "1", "--seed", "7", "--no-save",
-          "--max-positions", "512", "--disable-validation"]
+          "--max-positions", "512", "--disable-validation", "--pooler-dropout", "0.0"]
 
 
 def train_losses(out):

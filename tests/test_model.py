@@ -13,7 +13,7 @@ from xtune_fairseq.errors import InputError
 
 @pytest.fixture(scope="module")
 def model_and_batch(tiny):
-    task, cfg = make_task(tiny, "--dropout", "0", "--attention-dropout", "0")
+    task, cfg = make_task(tiny, "--dropout", "0", "--attention-dropout", "0", "--pooler-dropout", "0")
     model = task.build_model(cfg.model).eval()
     task.load_dataset("valid")
     ds = task.dataset("valid").dataset

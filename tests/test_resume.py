@@ -67,3 +67,4 @@ def test_killed_preprocessing_leaves_nothing_loadable(tiny, tmp_path):
     assert not dest.exists()  # only a temporary sibling, never the destination
     assert subprocess.run(argv, capture_output=True).returncode == 0
     assert (dest / "xtune.json").is_file() and (dest / "input0" / "test.bin").is_file()
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # the killed run's temporary folder too

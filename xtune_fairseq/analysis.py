@@ -12,11 +12,11 @@ from xtune_fairseq.text import TextEncoder
 
 class Encoder:
     def __init__(self, model, dictionary, sp_model: str, max_positions: int = 256):
-        import sentencepiece as spm
+        from xtune_fairseq.xlmr_dir import load_sentencepiece
 
         self.model = model.eval()
         self.dictionary = dictionary
-        self.sp = spm.SentencePieceProcessor(model_file=sp_model)
+        self.sp = load_sentencepiece(sp_model)
         self.text = TextEncoder(dictionary.index, dictionary.bos(), dictionary.eos(), max_positions)
 
     def ids(self, text: str) -> List[int]:
@@ -56,12 +56,8 @@ def load_encoder(path: str, data: str = None) -> Encoder:
         check_model_dir(path)
         hub = XLMRModel.from_pretrained(path, checkpoint_file="model.pt", bpe="sentencepiece")
         return Encoder(hub.model, hub.task.source_dictionary, os.path.join(path, "sentencepiece.bpe.model"))
-    from fairseq import checkpoint_utils
+    from xtune_fairseq.checkpoints import load_with_data
 
-    from xtune_fairseq.checkpoints import load_fairseq_checkpoint
-
-    state = load_fairseq_checkpoint(path)
-    overrides = {"data": data} if data else None
-    models, _, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides=overrides, state=state)
-    return Encoder(models[0], task.source_dictionary, os.path.join(task.cfg.data, "sentencepiece.bpe.model"),
+    model, task = load_with_data(path, data)
+    return Encoder(model, task.source_dictionary, os.path.join(task.cfg.data, "sentencepiece.bpe.model"),
                    task.cfg.max_positions)

@@ -7,8 +7,10 @@ run code; instead the few classes fairseq checkpoints really contain are allowed
 
 import argparse
 import collections
+import json
 import os
 import pickle
+import re
 import typing
 
 import numpy as np
@@ -59,6 +61,86 @@ def load_fairseq_checkpoint(path: str):
     return _translate_errors(path, lambda: checkpoint_utils.load_checkpoint_to_cpu(path))
 
 
+def load_with_data(path: str, data: str = None, **task_overrides):
+    """(model in eval mode, task) of a fine-tuned checkpoint whose task reads `data` (default: the
+    folder it was trained on). fairseq applies arg_overrides only when it reads the file itself, so
+    cfg.task is edited here before the task is built; the training folder is then never read."""
+    from fairseq import checkpoint_utils, tasks
+    from omegaconf import open_dict
+
+    state = load_fairseq_checkpoint(path)
+    task_cfg = _task_cfg(state, path)
+    data = data or _training_data(path, task_cfg)
+    check_data_fits(state, path, data)
+    with open_dict(task_cfg):
+        task_cfg.data = data
+        for key, value in task_overrides.items():
+            task_cfg[key] = value
+    task = tasks.setup_task(task_cfg, from_checkpoint=True)
+    rows = state["model"]["encoder.sentence_encoder.embed_tokens.weight"].size(0)
+    if rows != len(task.source_dictionary):
+        raise InputError(f"{path} has {rows} vocabulary entries, {data}/input0/dict.txt {len(task.source_dictionary)}: "
+                         "binarize the data with the checkpoint's model (xtune-preprocess --model-dir)")
+    models, _ = checkpoint_utils.load_model_ensemble([path], task=task, state=state)
+    check_finite_weights(models[0], path)
+    return models[0].eval(), task
+
+
+def _task_cfg(state, path):
+    cfg = state.get("cfg")
+    if cfg is None or cfg.get("task") is None:
+        raise InputError(f"{path}: no training configuration: not a checkpoint written by fairseq-train")
+    return cfg.task
+
+
+def _training_data(path, task_cfg):
+    old = task_cfg.get("data")
+    if not old or not os.path.isfile(os.path.join(old, "xtune.json")):
+        raise InputError(f"{path}: its training data {old} is gone; pass --data (an xtune-preprocess directory "
+                         "with the same labels)")
+    return old
+
+
+def checkpoint_labels(state):
+    """The labels a checkpoint's head predicts, in order: as its task recorded them (task_state), else
+    from its training folder if that still exists; None when neither is there."""
+    labels = (state.get("task_state") or {}).get("labels")
+    if labels is not None:
+        return list(labels)
+    data = (state.get("cfg") or {}).get("task", {}).get("data")
+    info = os.path.join(data, "xtune.json") if data else None
+    if info and os.path.isfile(info):
+        with open(info) as f:
+            return list(json.load(f)["labels"])
+    return None
+
+
+def check_data_fits(state, path, data):
+    """The data's kind and label set are the ones the checkpoint's head was trained for."""
+    from xtune_fairseq.tasks.xtune_classification import TASK_OF_KIND, read_data_info
+
+    info, task_cfg = read_data_info(data), _task_cfg(state, path)
+    kind = info.get("kind", "classification")
+    trained_kind = {name: k for k, name in TASK_OF_KIND.items()}.get(task_cfg.get("_name"))
+    if trained_kind is None:
+        raise InputError(f"{path}: a {task_cfg.get('_name')} checkpoint, not one fine-tuned with an xtune task")
+    if trained_kind != kind:
+        raise InputError(f"{path} is a {trained_kind} checkpoint but {data} holds {kind} data")
+    labels, theirs = checkpoint_labels(state), list(info["labels"])
+    if labels is not None and labels != theirs:
+        raise InputError(f"{path} predicts labels {labels}, {data} has {theirs}")
+    count = task_cfg.get("num_classes", -1)
+    if labels is None and count > 0 and count != len(theirs):
+        raise InputError(f"{path} predicts {count} labels, {data} has {len(theirs)}: {theirs}")
+
+
+def check_finite_weights(model, path):
+    """A diverged checkpoint predicts NaN, which R2's KL would silently zero and accuracy would hide."""
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p).all()):
+            raise InputError(f"{path}: weights {name} hold NaN/inf: the run diverged; use an earlier checkpoint")
+
+
 def _translate_errors(path, load):
     install_allowlist()
     if not os.path.isfile(path):
@@ -66,13 +148,41 @@ def _translate_errors(path, load):
     try:
         return load()
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
         raise InputError(
             f"{path}: refused to load: it holds objects outside the allow-list of fairseq "
-            f"checkpoint classes, so it may run code when unpickled ({first})"
+            f"checkpoint classes, so it may run code when unpickled ({_refusal_reason(e)})"
         ) from None
     except (RuntimeError, EOFError) as e:
         raise InputError(f"{path}: not a readable torch checkpoint ({e})") from None
+
+
+def _refusal_reason(e) -> str:
+    """The global torch refused (e.g. 'unsupported global: __main__.Payload'), else the first line,
+    without torch's terminal colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if found:
+        return f"unsupported global: {found.group(1)}"
+    return text.strip().splitlines()[0] if text.strip() else repr(e)
+
+
+def install_refusal_messages() -> None:
+    """fairseq's own reader (--restore-file, --finetune-from-model, a pretrained directory's model.pt)
+    ended a refused checkpoint with a raw UnpicklingError traceback; it now raises safe_load's
+    one-line InputError (the excepthook of register.py prints it)."""
+    from fairseq import checkpoint_utils
+
+    original = checkpoint_utils.load_checkpoint_to_cpu
+    if getattr(original, "_xtune", False):
+        return
+
+    def load_checkpoint_to_cpu(path, *args, **kwargs):
+        if not os.path.isfile(path):  # remote paths and fairseq's own missing-file handling stay as they were
+            return original(path, *args, **kwargs)
+        return _translate_errors(path, lambda: original(path, *args, **kwargs))
+
+    load_checkpoint_to_cpu._xtune = True
+    checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu
 
 
 def install_atomic_copy() -> None:

@@ -1,10 +1,10 @@
 """The two consistency regularizers of xTune as plain tensor functions.
 
 All functions take logits whose last dimension is the label (or position) axis and
-return one value per leading position, in float32, unreduced. Callers sum the rows
-they want; the criterion divides by the number of examples (fairseq's sample_size),
-so a lambda multiplies a per-example KL ("batchmean"). The authors' code used
-PyTorch's default 'mean' (sum / (batch * labels)): their lambda = ours * labels.
+return one value per leading position, in float32, unreduced. Callers sum the items they
+want; the criterion normalises each sum as the authors' code does (a mean over the term's
+items, and for labels also over the label axis, PyTorch's default 'mean') unless told to
+keep the paper's plain sums.
 """
 
 import torch

@@ -9,11 +9,12 @@ not a traceback."""
 
 import sys
 
-from xtune_fairseq.checkpoints import install_allowlist, install_atomic_copy
+from xtune_fairseq.checkpoints import install_allowlist, install_atomic_copy, install_refusal_messages
 from xtune_fairseq.errors import InputError, NonFiniteLoss
 from xtune_fairseq.launch import install_cpu_torchrun
 
 install_allowlist()
+install_refusal_messages()
 install_atomic_copy()
 install_cpu_torchrun()
 

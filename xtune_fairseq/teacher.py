@@ -1,13 +1,15 @@
 """The frozen stage-1 model behind R2: loaded once, eval mode, no gradients, and kept out
-of the student's state dict, optimizer and gradient synchronisation."""
+of the student's state dict, optimizer and gradient synchronisation. Also the checks on its
+precomputed form, an xtune-teacher-cache file: made by this teacher, for these rows, finite."""
 
+import hashlib
 import json
 import os
 
 import torch
 
-from xtune_fairseq.checkpoints import load_fairseq_checkpoint
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.checkpoints import check_finite_weights, checkpoint_labels, load_fairseq_checkpoint
+from xtune_fairseq.errors import InputError, NonFiniteLoss
 
 
 class FrozenTeacher:
@@ -18,10 +20,15 @@ class FrozenTeacher:
 
         state = load_fairseq_checkpoint(path)
         check_teacher_compatible(state, path, task)
+        # built by the student's task: the teacher's own data folder is never read (it may be gone)
+        state = {k: v for k, v in state.items() if k != "task_state"}
         models, _ = checkpoint_utils.load_model_ensemble([path], task=task, state=state)
+        check_finite_weights(models[0], path)
         self.model = models[0].eval().requires_grad_(False)
         self.task = task
         self.path = path
+        task.teacher_checkpoint = path  # a --teacher-cache must come from this file
+        match_cache_and_teacher(task)
 
     def _match(self, like: torch.Tensor):
         p = next(self.model.parameters())
@@ -33,7 +40,12 @@ class FrozenTeacher:
         if like is not None:
             self._match(like)
         with torch.inference_mode():
-            return self.task.predictions(self.model, view, embedding_noise)[0]
+            logits, valid = self.task.predictions(self.model, view, embedding_noise)
+        # R2's KL zeroes terms where the teacher's p is NaN: the loss would stay finite and hide it
+        if not bool(torch.isfinite(logits[valid]).all()):
+            raise NonFiniteLoss(f"{self.path}: the teacher's logits are NaN/inf on this batch (its weights were "
+                                f"finite when loaded: an overflow in {logits.dtype}?)")
+        return logits
 
 
 def check_teacher_compatible(state, path, task):
@@ -48,12 +60,82 @@ def check_teacher_compatible(state, path, task):
         raise InputError(f"{path}: teacher has no head {key.rsplit('.', 2)[0]!r}: was it trained for this task?")
     if weights[key].size(0) != len(task.label_names):
         raise InputError(f"{path}: teacher predicts {weights[key].size(0)} labels, the student {len(task.label_names)}")
-    teacher_data = None
-    if state.get("cfg") is not None and state["cfg"].get("task") is not None:
-        teacher_data = state["cfg"]["task"].get("data")
-    info = os.path.join(teacher_data, "xtune.json") if teacher_data else None
-    if info and os.path.isfile(info):
-        with open(info) as f:
-            labels = json.load(f)["labels"]
-        if list(labels) != list(task.label_names):
-            raise InputError(f"{path}: teacher was trained on labels {labels}, the student's data has {task.label_names}")
+    labels = checkpoint_labels(state)
+    if labels is not None and labels != list(task.label_names):
+        raise InputError(f"{path}: teacher was trained on labels {labels}, the student's data has {task.label_names}")
+
+
+CACHE_FORMAT = 2  # 2: records its teacher's sha256 and its training rows' fingerprint
+
+
+def load_teacher_cache(path: str, task, examples) -> dict:
+    """An xtune-teacher-cache file, refused unless made by this teacher for these training rows:
+    its logits are used by row position, so a reshuffled copy would silently pair the wrong ones."""
+    from xtune_fairseq.checkpoints import safe_load
+
+    cache = safe_load(path)
+    if cache.get("format") not in (1, CACHE_FORMAT) or "original" not in cache:
+        raise InputError(f"{path}: not a file written by xtune-teacher-cache")
+    rebuild = f"rebuild it: {rebuild_command(path, task, cache)}"
+    if cache["format"] != CACHE_FORMAT:
+        raise InputError(f"{path}: an older teacher cache with no record of its teacher and data; {rebuild}")
+    if cache["n_examples"] != len(examples) or list(cache["labels"]) != task.label_names:
+        raise InputError(f"{path}: made for {cache['n_examples']} training examples with labels "
+                         f"{cache['labels']}; this data has {len(examples)} with {task.label_names}")
+    if cache["data_fingerprint"] != data_fingerprint(task.cfg.data, examples):
+        raise InputError(f"{path}: made from other training rows than {task.cfg.data}/meta (ids, texts or their "
+                         f"order differ); {rebuild}")
+    bad = sum(int((~torch.isfinite(cache[k])).any(-1).sum()) for k in ("original", "translations"))
+    if bad:
+        raise InputError(f"{path}: holds NaN/inf teacher logits in {bad} row(s) (teacher {cache['teacher']}); "
+                         "rebuild it from a finite checkpoint")
+    task.teacher_cache_record = {"path": path, "sha256": cache["teacher_sha256"], "teacher": cache["teacher"]}
+    match_cache_and_teacher(task)
+    return cache
+
+
+def match_cache_and_teacher(task):
+    """--teacher-cache and --teacher-path together: the cache was made by that teacher file. Called
+    when either is loaded (fairseq builds the criterion before or after the training set)."""
+    record, teacher = getattr(task, "teacher_cache_record", None), getattr(task, "teacher_checkpoint", None)
+    if record is None or teacher is None or file_sha256(teacher) == record["sha256"]:
+        return
+    rebuild = rebuild_command(record["path"], task, record)
+    raise InputError(f"{record['path']}: made by another teacher than --teacher-path {teacher} (by "
+                     f"{record['teacher']}; sha256 differs); rebuild it: {rebuild}")
+
+
+def rebuild_command(path, task, cache) -> str:
+    teacher = getattr(task, "teacher_checkpoint", None) or cache.get("teacher", "STAGE1.pt")
+    return f"xtune-teacher-cache --teacher {teacher} --data {task.cfg.data} --out {path}"
+
+
+_sha256_of = {}
+
+
+def file_sha256(path: str) -> str:
+    """sha256 of a file's bytes, computed once per (path, size, mtime)."""
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _sha256_of:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _sha256_of[key] = h.hexdigest()
+    return _sha256_of[key]
+
+
+def data_fingerprint(data: str, examples) -> str:
+    """sha256 of what a cache's rows stand for, in order: ids and texts of the training examples,
+    then of meta/translations.jsonl (the cache's translation rows)."""
+    from xtune_fairseq.tasks.xtune_classification import read_examples
+
+    table = os.path.join(data, "meta", "translations.jsonl")
+    translations = read_examples(table) if os.path.isfile(table) else []
+    h = hashlib.sha256()
+    for part in (examples, translations):
+        for ex in part:
+            h.update(json.dumps([ex.id, list(ex.texts)]).encode() + b"\n")
+        h.update(b"--\n")
+    return h.hexdigest()

@@ -1,5 +1,6 @@
 """Text -> fairseq token ids for XLM-R-format models (sentencepiece pieces + dict.txt)."""
 
+import unicodedata
 from typing import Callable, List, Sequence
 
 
@@ -24,3 +25,9 @@ class TextEncoder:
         if len(out) > self.max_positions:  # keep the closing </s>
             out = out[: self.max_positions - 1] + [self.eos]
         return out
+
+
+def is_blank(text: str) -> bool:
+    """Nothing visible: only whitespace and format characters (zero-width space and joiners, BOM),
+    which str.strip() keeps and sentencepiece's normaliser removes, leaving an empty input."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)

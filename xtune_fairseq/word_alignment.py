@@ -7,7 +7,7 @@ import torch
 
 NO_WORD = -1  # <s>, </s> and padding belong to no word
 
-POOLING = ("first", "average")
+POOLING = ("first", "average", "sum")
 
 
 def word_of_token(pieces_per_word: Sequence[Sequence], max_tokens: int) -> List[int]:
@@ -31,7 +31,8 @@ def pool_words(hidden: torch.Tensor, word_index: torch.Tensor, n_words: int, mod
     mask of words that have at least one token.
 
     first: the state of the word's first subword (NER in the paper); average: the mean over its
-    subwords (POS). Words without tokens get zeros and mask False.
+    subwords (POS in the paper); sum: their sum (POS in the authors' code). Words without tokens
+    get zeros and mask False.
     """
     if mode not in POOLING:
         raise ValueError(f"word pooling must be one of {POOLING}, got {mode!r}")
@@ -39,7 +40,9 @@ def pool_words(hidden: torch.Tensor, word_index: torch.Tensor, n_words: int, mod
     counts = assign.sum(-1)
     valid = counts > 0
     weights = assign.to(hidden.dtype)
-    if mode == "average":
+    if mode == "sum":
+        pooled = torch.bmm(weights, hidden)
+    elif mode == "average":
         pooled = torch.bmm(weights, hidden) / counts.clamp(min=1).unsqueeze(-1).to(hidden.dtype)
     else:
         first = weights.argmax(-1)  # index of the first maximal value: the word's first token

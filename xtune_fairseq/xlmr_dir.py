@@ -2,14 +2,20 @@
 `model.pt` (fairseq checkpoint), `dict.txt`, `sentencepiece.bpe.model`."""
 
 import argparse
+import json
 import os
 import shutil
-import tempfile
 from typing import Dict, List, Sequence
 
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.files import OutputDir, check_replaceable, dir_in_progress
 
 REQUIRED_FILES = ("model.pt", "dict.txt", "sentencepiece.bpe.model")
+# written only by write_model_dir, so that a rerun may replace its own output and nothing else
+# (a published xlmr.base directory has the same three files)
+MODEL_MARKER = "xtune-model.json"
+MODEL_DIR = OutputDir("a model directory written by xtune-convert / xtune-make-tiny-model", MODEL_MARKER,
+                      frozenset(REQUIRED_FILES + (MODEL_MARKER,)), ".tmp-xtune-model-")
 # the encoder shape; copied from a pretrained checkpoint into the fine-tuning model
 ARCH_KEYS = (
     "encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim", "encoder_attention_heads",
@@ -24,6 +30,50 @@ def check_model_dir(path: str) -> None:
     missing = [f for f in REQUIRED_FILES if not os.path.isfile(os.path.join(path, f))]
     if missing:
         raise InputError(f"{path}: model directory lacks {', '.join(missing)} (expected {', '.join(REQUIRED_FILES)})")
+    check_dict_txt(os.path.join(path, "dict.txt"))
+    load_sentencepiece(os.path.join(path, "sentencepiece.bpe.model"))
+
+
+def check_dict_txt(path: str) -> None:
+    """fairseq's Dictionary format, line by line: '<piece> <count> [#fairseq:overwrite]', each piece once
+    (fairseq's own specials included), so that a bad line is named here, not a traceback in fairseq."""
+    from xtune_fairseq.data.readers import SPECIAL_SYMBOLS
+
+    first = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                piece, count, overwrite = _dict_entry(line.rstrip())
+                if not count.lstrip("-").isdigit():
+                    raise InputError(f"{path}:{lineno}: expected '<piece> <count>', got {line.rstrip()!r}")
+                if piece in SPECIAL_SYMBOLS and not overwrite:
+                    raise InputError(f"{path}:{lineno}: duplicate entry {piece!r} (fairseq adds "
+                                     f"{', '.join(SPECIAL_SYMBOLS)} itself)")
+                if piece in first and not overwrite:
+                    raise InputError(f"{path}:{lineno}: duplicate entry {piece!r} (first at line {first[piece]})")
+                first.setdefault(piece, lineno)
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def _dict_entry(line: str):
+    """(piece, count, overwrite) as fairseq's Dictionary.add_from_file splits a line."""
+    piece, _, count = line.rpartition(" ")
+    overwrite = count == "#fairseq:overwrite"
+    if overwrite:
+        piece, _, count = piece.rpartition(" ")
+    return piece, count, overwrite
+
+
+def load_sentencepiece(path: str):
+    """The sentencepiece model at `path`; a file that is not one is an InputError, not a C++ traceback."""
+    import sentencepiece as spm
+
+    try:
+        return spm.SentencePieceProcessor(model_file=path)
+    except (RuntimeError, OSError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"{path}: not a sentencepiece model ({reason})") from None
 
 
 def model_args_of(state: dict, where: str) -> Dict[str, object]:
@@ -69,21 +119,20 @@ def read_dict_pieces(path: str) -> List[str]:
         return [line.rsplit(" ", 1)[0] for line in f if line.strip()]
 
 
-def write_model_dir(out_dir: str, state: dict, sp_model: str, pieces: Sequence[str]) -> None:
-    """Writes the three files into a temporary sibling folder, then renames it into place."""
+def check_model_out(out_dir: str, inputs: Sequence[str] = (), force: bool = False) -> None:
+    """Fails early, before a long conversion, where write_model_dir would refuse out_dir."""
+    check_replaceable(out_dir, "--out", MODEL_DIR, inputs, force)
+
+
+def write_model_dir(out_dir: str, state: dict, sp_model: str, pieces: Sequence[str], inputs: Sequence[str] = (),
+                    force: bool = False) -> None:
+    """Writes the three files and our marker into a temporary sibling folder, then renames it into
+    place (files.dir_in_progress); inputs: what the model was made from, never to be replaced."""
     import torch
 
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-model-", dir=parent)
-    try:
+    with dir_in_progress(out_dir, "--out", MODEL_DIR, [sp_model, *inputs], force) as tmp:
         torch.save(state, os.path.join(tmp, "model.pt"))
         write_dict_txt(pieces, os.path.join(tmp, "dict.txt"))
         shutil.copyfile(sp_model, os.path.join(tmp, "sentencepiece.bpe.model"))
-        os.chmod(tmp, 0o755)
-        if os.path.isdir(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp)
+        with open(os.path.join(tmp, MODEL_MARKER), "w") as f:
+            json.dump({"format": 1, "pieces": len(pieces)}, f)

@@ -2,7 +2,7 @@
 
 import os
 import re
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 
@@ -12,6 +12,8 @@ Dictionary = Dict[str, List[str]]
 
 # leading / trailing punctuation is kept around the switched word ("good," -> "gut,")
 _AFFIX = re.compile(r"^(\W*)(.*?)(\W*)$", re.UNICODE | re.DOTALL)
+# MUSE names: en-de.txt, en-de.0-5000.txt (source words English, XX the language switched into)
+_NAME = re.compile(r"en-([A-Za-z][\w-]*?)(?:\.|$)", re.IGNORECASE)
 
 
 def load_muse_dictionary(path: str) -> Dictionary:
@@ -22,7 +24,7 @@ def load_muse_dictionary(path: str) -> Dictionary:
     if not os.path.isfile(path):
         raise InputError(f"{path}: bilingual dictionary not found")
     table: Dictionary = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # a BOM would hide the first entry
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\n\r")
             if not line.strip():
@@ -41,15 +43,31 @@ def load_muse_dictionary(path: str) -> Dictionary:
     return table
 
 
+def dictionary_language(path: str) -> str:
+    """`en-de.txt` -> "de". A reversed dictionary (de-en.txt) would look up English words among German
+    keys and switch nothing, so the name must say English -> XX."""
+    match = _NAME.match(os.path.basename(path))
+    if match is None or match.group(1).lower() == "en":
+        raise InputError(f"{path}: dictionary file names must look like en-XX.txt (English source words, "
+                         "XX = the language switched into), e.g. en-de.txt or en-de.0-5000.txt")
+    return match.group(1)
+
+
 def load_muse_dictionaries(paths: Sequence[str]) -> Dict[str, Dictionary]:
-    """`en-de.txt` -> {"de": {...}}: the target language is the part after the last '-'."""
-    out: Dict[str, Dictionary] = {}
-    for path in paths:
-        stem = os.path.splitext(os.path.basename(path))[0]
-        if "-" not in stem:
-            raise InputError(f"{path}: dictionary file names must look like en-XX.txt")
-        out[stem.rsplit("-", 1)[1]] = load_muse_dictionary(path)
-    return out
+    """`en-de.txt` -> {"de": {...}}."""
+    return {dictionary_language(path): load_muse_dictionary(path) for path in paths}
+
+
+def unmatched(dictionaries: Dict[str, Dictionary], texts: Iterable[str]) -> List[str]:
+    """Languages whose dictionary has no entry for any word of `texts`: switching into them changes nothing."""
+    left = set(dictionaries)
+    for text in texts:
+        for word in text.split():
+            key = _AFFIX.match(word).group(2).lower()
+            left = {lang for lang in left if key not in dictionaries[lang]}
+            if not left:
+                return []
+    return sorted(left)
 
 
 class CodeSwitcher:

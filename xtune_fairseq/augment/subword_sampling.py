@@ -12,7 +12,8 @@ from functools import lru_cache
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
-import sentencepiece as spm
+
+from xtune_fairseq.xlmr_dir import load_sentencepiece
 
 WORD_BOUNDARY = "\u2581"
 
@@ -29,7 +30,7 @@ class SubwordSampler:
             raise ValueError(f"subword sampling ratio must be in [0, 1], got {ratio}")
         if nbest == 0 or nbest < -1:
             raise ValueError(f"subword sampling nbest must be -1 or positive, got {nbest}")
-        self.sp = spm.SentencePieceProcessor(model_file=sp_model_path)
+        self.sp = load_sentencepiece(sp_model_path)
         self.alpha, self.nbest, self.ratio = alpha, nbest, ratio
         self._scores: Dict[str, float] = {}
         for i in range(self.sp.get_piece_size()):

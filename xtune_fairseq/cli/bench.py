@@ -20,6 +20,7 @@ import tempfile
 import time
 
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.flag_ranges import check_ranges
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -180,6 +181,7 @@ def main(argv=None):
     a = p.parse_args(argv)
 
     def go():
+        check_ranges(a)
         report = bench(a)
         if a.json:
             with open(a.json, "w") as f:

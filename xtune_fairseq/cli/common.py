@@ -1,18 +1,40 @@
 """What every CLI shares: user mistakes end with one clear line, not a traceback."""
 
 import logging
+import signal
 import sys
+import threading
 import warnings
 
 from xtune_fairseq.errors import InputError
 
 
 def run_cli(fn) -> int:
+    """Runs fn; a user mistake ends with `error: ...` (exit 2), Ctrl-C or SIGTERM with `interrupted`
+    (exit 130) once the `finally` blocks have removed what was half-written."""
     warnings.filterwarnings("ignore")  # fairseq's hydra / autocast deprecation chatter
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    previous = _on_sigterm(_interrupt)
     try:
         fn()
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        _on_sigterm(previous)
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _on_sigterm(handler):
+    """Installs handler for SIGTERM (the default kill), returning the previous one; only the main
+    thread may, so elsewhere nothing changes."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)

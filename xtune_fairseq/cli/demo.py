@@ -15,9 +15,12 @@ import time
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.flag_ranges import check_ranges
 
 
-def prepare_real(cache: str, n_train: int = 1000) -> dict:
+def prepare_real(cache: str, n_train: int = 1000, translations: bool = False) -> dict:
+    """The sentiment data binarized for a trimmed e5-small; translations: also Apertium's Spanish of
+    the training sentences (the MT rows; a data directory of its own)."""
     from xtune_fairseq import resources as R
     from xtune_fairseq.augment.code_switch import load_muse_dictionaries
     from xtune_fairseq.cli.preprocess import preprocess
@@ -28,20 +31,30 @@ def prepare_real(cache: str, n_train: int = 1000) -> dict:
     corpora = R.fetch_sentiment_corpora(cache)
     dicts = R.fetch_dictionaries(cache, ("de", "fr", "es"))
     full = R.converted_encoder(cache, enc)
-    tsv = build_sentiment_tsvs(corpora, os.path.join(cache, "data", f"sentiment-{n_train}"), n_train=n_train)
+    data_dir = os.path.join(cache, "data", f"sentiment-{n_train}")
+    tsv = build_sentiment_tsvs(corpora, data_dir, n_train=n_train)
+    mt = None
+    if translations:
+        from xtune_fairseq.datasets.apertium import write_translation_tsv
+
+        train = read_classification_tsv(tsv["train"])
+        mt = write_translation_tsv([ex.id for ex in train], [ex.texts[0].split() for ex in train], data_dir, "train-es")
 
     def texts():  # every piece that the data, or a code-switch of its training words, can produce
         data = {s: read_classification_tsv(tsv[s]) for s in ("train", "valid", "test")}
         out = [ex.texts[0] for rows in data.values() for ex in rows]
+        if mt:
+            out += [ex.texts[0] for ex in read_classification_tsv(mt, require_label=False)]
         words = {w.lower().strip(".,!?\"'()") for ex in data["train"] for w in ex.texts[0].split()}
         table = load_muse_dictionaries([dicts["de"], dicts["fr"]])
         return out + [c for d in table.values() for w in words for c in d.get(w, [])]
 
-    model = R.trimmed_encoder(cache, full, f"e5-small-sentiment-{n_train}", texts)
-    bin_dir = os.path.join(cache, "bin", f"sentiment-{n_train}")
+    name = f"sentiment-{n_train}" + ("-mt" if translations else "")
+    model = R.trimmed_encoder(cache, full, f"e5-small-{name}", texts)
+    bin_dir = os.path.join(cache, "bin", name)
     if not os.path.isfile(os.path.join(bin_dir, "xtune.json")):
         print("[demo] binarizing the sentiment data", flush=True)
-        preprocess(model, bin_dir, tsv["train"], tsv["valid"], tsv["test"])
+        preprocess(model, bin_dir, tsv["train"], tsv["valid"], tsv["test"], mt)
     return {"model": model, "bin": bin_dir, "dicts": ",".join(dicts[l] for l in ("de", "fr"))}
 
 
@@ -67,54 +80,128 @@ SETTINGS = {
 }
 
 
-def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment"):
+class Row:
+    """A table row: the stage `key` of the run in FOLDER-sSEED; runs sharing a folder run once.
+    teacher: the folder whose stage 1 is R2's teacher (default: the run's own stage 1)."""
+
+    def __init__(self, folder, flags, stages, key, teacher=None):
+        self.folder, self.flags, self.stages, self.key, self.teacher = folder, flags, stages, key, teacher
+
+
+def _aug_rows(recipe, aug, stage1_r1=True):
+    """Table 4's pair for one augmentation: conventional fine-tuning on D + A(D) (Data Aug.) and
+    fine-tuning with R1 alone (stage 1 on D with A* = A; for MT, the paper's translate-train
+    setting: D + MT(D) with R1 between translation pairs)."""
+    data_aug = Row(f"data-aug-{aug}", ["--recipe", recipe, "--a", aug, "--a-prime", "none", "--lambda1", "0",
+                                       "--lambda2", "0"], "2", "stage2")
+    if stage1_r1:
+        r1 = Row(f"r1-{aug}", ["--recipe", recipe, "--a-star", aug], "1", "stage1")
+    else:
+        r1 = Row(f"r1-{aug}", ["--recipe", recipe, "--a", aug, "--a-prime", aug, "--lambda2", "0"], "2", "stage2")
+    return {f"data-aug-{aug}": data_aug, f"r1-{aug}": r1}
+
+
+def sentiment_rows(recipe="xnli"):
+    """The paper's Table 2 ablation (code-switch, the XNLI recipe) and Table 4's augmentations."""
+    xtune = ["--recipe", recipe]
+    rows = {
+        "baseline": Row("baseline", ["--recipe", "baseline"], "1", "stage1"),
+        # R1 only: stage 1 (task + R1 with A* on D), as the paper's cross-lingual-transfer ablation
+        "r1-only": Row("xtune", xtune, "1,2", "stage1"),
+        "xtune": Row("xtune", xtune, "1,2", "stage2"),
+        # R2 only: stage 2 on D + A(D) with R2, the teacher plainly fine-tuned on D (the baseline)
+        "r2-only": Row("r2-only", xtune + ["--a-prime", "none", "--lambda1", "0"], "2", "stage2", teacher="baseline"),
+        **_aug_rows(recipe, "cs"),
+    }
+    rows["data-aug"] = rows["data-aug-cs"]
+    rows["r1-cs"] = rows["r1-only"]  # the same run: stage 1 with A* = CS
+    for aug in ("ss", "gn"):
+        rows.update(_aug_rows(recipe, aug))
+    rows.update(_aug_rows(recipe, "mt", stage1_r1=False))
+    return rows
+
+
+ROW_SETS = {
+    "demo": ["baseline", "r1-only", "xtune"],
+    "ablation": ["baseline", "data-aug", "r1-only", "r2-only", "xtune"],
+    "augmentations": ["baseline", "data-aug-ss", "r1-ss", "data-aug-gn", "r1-gn", "data-aug-cs", "r1-cs",
+                      "data-aug-mt", "r1-mt"],
+    "size": ["baseline", "xtune"],
+}
+
+
+def run_rows(rows, names, common, out, seed, label="demo"):
+    """{name: evaluation} of the named rows for one seed; each run folder's results.json is reused."""
+    import json
+
     from xtune_fairseq.cli import pipeline
+
+    results = {}
+    for name in names:
+        row = rows[name]
+        folder = os.path.join(out, f"{row.folder}-s{seed}")
+        done = os.path.join(folder, "results.json")
+        if not os.path.isfile(done):
+            if row.teacher:  # R2's teacher: another row's stage-1 model of the same seed
+                os.makedirs(folder, exist_ok=True)
+                link = os.path.join(folder, "stage1")
+                if not os.path.islink(link):
+                    os.symlink(os.path.join("..", f"{row.teacher}-s{seed}", "stage1"), link)
+            print(f"[{label}] {row.folder} (seed {seed})", flush=True)
+            pipeline.run(pipeline.parse(common + row.flags + ["--out", folder, "--seed", str(seed),
+                                                              "--stages", row.stages, "--eval-stages", row.stages]))
+        with open(done) as f:
+            results[name] = json.load(f)[row.key]
+    return results
+
+
+def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", row_set: str = "demo",
+        n_train: int = 1000):
     from xtune_fairseq.cli.evaluate import write_outputs
     from xtune_fairseq.evaluation.plots import bar_chart
 
     if task == "pos":
         from xtune_fairseq.cli.demo_pos import run_pos
 
-        results = run_pos(out, cache, seed)
-        stem = os.path.join(out, f"results-s{seed}")
-        table = write_outputs(results, stem + ".json", stem + ".md")
-        bar_chart(results, stem + ".png", f"POS: baseline, ablations and xTune (seed {seed})")
-        return table, stem
-    prep = prepare_real(cache) if preset == "real" else prepare_tiny(os.path.join(out, "prepared"))
-    common = ["--model-dir", prep["model"], "--data", prep["bin"], "--seed", str(seed),
-              "--code-switch-dicts", prep["dicts"], *SETTINGS[preset]]
-    print("[demo] baseline: plain fine-tuning on English", flush=True)
-    base = pipeline.run(pipeline.parse(common + ["--out", os.path.join(out, f"baseline-s{seed}"),
-                                                  "--recipe", "baseline", "--stages", "1"]))
-    print("[demo] xTune: stage 1 (task + R1, code-switch) then stage 2 (D + CS(D), R1 + R2)", flush=True)
-    xt = pipeline.run(pipeline.parse(common + ["--out", os.path.join(out, f"xtune-s{seed}"), "--recipe", "xnli",
-                                               "--eval-stages", "2"]))
-    results = {"baseline": base["stage1"], "xtune": xt["stage2"]}
-    stem = os.path.join(out, f"results-s{seed}")
+        results = run_pos(out, cache, seed, row_set)
+    else:
+        mt = uses_translations(row_set)
+        prep = prepare_real(cache, n_train, mt) if preset == "real" else prepare_tiny(os.path.join(out, "prepared"))
+        common = ["--model-dir", prep["model"], "--data", prep["bin"], "--code-switch-dicts", prep["dicts"],
+                  *SETTINGS[preset]]
+        results = run_rows(sentiment_rows(), ROW_SETS[row_set], common, out, seed)
+    stem = os.path.join(out, f"results-{row_set}-s{seed}")
     table = write_outputs(results, stem + ".json", stem + ".md")
-    bar_chart(results, stem + ".png", f"{preset}: baseline vs xTune (seed {seed})")
+    bar_chart(results, stem + ".png", f"{task}: {row_set} rows (seed {seed})")
     return table, stem
 
 
-def run_seeds(preset: str, out: str, cache: str, seeds, task: str = "sentiment"):
-    """Each seed's run (reused when its results exist), then mean ± std over the seeds."""
+def run_seeds(preset: str, out: str, cache: str, seeds, task: str = "sentiment", row_set: str = "demo",
+              n_train: int = 1000):
+    """Each seed's rows (finished runs reused), mean ± std over the seeds, and a paired significance
+    test of every row against the baseline over test examples and seeds."""
     import json
 
-    from xtune_fairseq.cli.results import write_tables
+    from xtune_fairseq.cli.results import compare, significance_table, write_tables
+    from xtune_fairseq.files import atomic_open
 
     per_seed = []
     for seed in seeds:
-        path = os.path.join(out, f"results-s{seed}.json")
-        if not os.path.isfile(path):
-            run(preset, out, cache, seed, task)
-        with open(path) as f:
+        run(preset, out, cache, seed, task, row_set, n_train)
+        with open(os.path.join(out, f"results-{row_set}-s{seed}.json")) as f:
             per_seed.append(json.load(f))
     runs = {name: [r[name] for r in per_seed] for name in per_seed[0]}
     tag = "-".join(str(s) for s in seeds)
-    stem = os.path.join(out, f"results-seeds-{tag}")
-    title = "POS token accuracy" if task == "pos" else f"{preset}: baseline vs xTune"
-    table, gap = write_tables(runs, stem, f"{title}, mean ± std over seeds {tag}")
-    return table + "\n" + gap, stem
+    stem = os.path.join(out, f"results-{row_set}-seeds-{tag}")
+    metric = next(iter(per_seed[0].values()))["metric"]
+    table, gap = write_tables(runs, stem, f"{task} {metric}, mean ± std over seeds {tag}")
+    tests = compare(runs, "baseline")
+    significance = significance_table(tests, "baseline")
+    with atomic_open(stem + "-significance.md") as f:
+        f.write(significance)
+    with atomic_open(stem + "-significance.json") as f:
+        json.dump(tests, f, indent=1)
+    return table + "\n" + gap + "\n" + significance, stem
 
 
 def main(argv=None):
@@ -122,7 +209,14 @@ def main(argv=None):
     p.add_argument("--preset", choices=["real", "tiny"], default="real")
     p.add_argument("--task", choices=["sentiment", "pos"], default="sentiment",
                    help="sentiment classification (default) or POS tagging (real data only)")
-    p.add_argument("--out", default=None, help="default: work/demo/PRESET (work/demo/pos for --task pos)")
+    p.add_argument("--rows", choices=sorted(ROW_SETS), default="demo",
+                   help="demo: baseline, R1 only, xTune; ablation: + Data Aug. and R2 only (the paper's Table 2); "
+                   "augmentations: Data Aug. against R1 for SS, GN, CS and MT (Table 4); size: baseline and xTune "
+                   "(with --n-train). POS: demo and ablation are its six rows")
+    p.add_argument("--n-train", type=int, default=1000, help="sentiment: English training sentences (at most 2000)")
+    p.add_argument("--out", default=None,
+                   help="default: work/demo/PRESET[-mt][-nN] (-mt: data with Apertium translations, for the "
+                   "ablation and augmentations rows), work/demo/pos for --task pos")
     p.add_argument("--cache", default=os.environ.get("XTUNE_CACHE", "cache"),
                    help="downloads, converted models and binarized data (reused by reruns)")
     p.add_argument("--seed", type=int, default=1)
@@ -130,17 +224,28 @@ def main(argv=None):
     a = p.parse_args(argv)
 
     def go():
+        check_ranges(a)
         start = time.time()
         if a.task == "pos" and a.preset != "real":
             raise InputError("--task pos runs on the real data only (--preset real)")
-        out = a.out or os.path.join("work", "demo", "pos" if a.task == "pos" else a.preset)
-        if a.seeds:
-            table, stem = run_seeds(a.preset, out, a.cache, [int(s) for s in a.seeds.split(",")], a.task)
-        else:
-            table, stem = run(a.preset, out, a.cache, a.seed, a.task)
+        out = a.out or default_out(a.task, a.preset, a.rows, a.n_train)
+        seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else [a.seed]
+        table, stem = run_seeds(a.preset, out, a.cache, seeds, a.task, a.rows, a.n_train)
         print(f"\n[demo] {a.preset}: {time.time() - start:.0f} s; {stem}.json, .md, .png\n\n{table}")
 
     return run_cli(go)
+
+
+def default_out(task, preset, rows, n_train) -> str:
+    if task == "pos":
+        return os.path.join("work", "demo", "pos")
+    name = preset + ("-mt" if uses_translations(rows) else "") + (f"-n{n_train}" if n_train != 1000 else "")
+    return os.path.join("work", "demo", name)
+
+
+def uses_translations(row_set: str) -> bool:
+    """The ablation and augmentation studies share one data directory, with the MT rows' translations."""
+    return row_set in ("ablation", "augmentations")
 
 
 if __name__ == "__main__":

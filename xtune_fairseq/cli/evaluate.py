@@ -16,7 +16,8 @@ from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.evaluation.entities import entity_f1, is_bio, token_accuracy
 from xtune_fairseq.evaluation.metrics import markdown_table, per_language_accuracy, summarize
-from xtune_fairseq.files import atomic_open
+from xtune_fairseq.files import atomic_open, check_output_file
+from xtune_fairseq.flag_ranges import check_ranges
 from xtune_fairseq.qa import metrics as qa_metrics
 
 
@@ -25,16 +26,11 @@ def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 6
     label indices (classification), lists of tag names per sentence (tagging), or answer texts
     per question with the QAExamples as golds (qa)."""
     import torch
-    from fairseq import checkpoint_utils
 
     import xtune_fairseq.register  # noqa: F401
-    from xtune_fairseq.checkpoints import load_fairseq_checkpoint
+    from xtune_fairseq.checkpoints import load_with_data
 
-    state = load_fairseq_checkpoint(checkpoint)
-    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-        [checkpoint], arg_overrides={"data": data}, state=state
-    )
-    model = models[0].eval()
+    model, task = load_with_data(checkpoint, data)
     task.load_dataset(split)
     dataset = task.dataset(split)
     itr = task.get_batch_iterator(dataset, max_sentences=batch_size, ignore_invalid_inputs=False,
@@ -114,6 +110,26 @@ def score(task, langs, preds, golds, metric: str = "auto"):
     return {l: token_accuracy(g, p) for l, (g, p) in sorted(by_lang.items())}, "token accuracy"
 
 
+def example_stats(task, langs, preds, golds, metric: str = "auto") -> dict:
+    """Per test example, the summable parts of its language's score (what a paired significance test
+    swaps between two systems): ratio = [hits, items] (accuracy, token accuracy, QA's mean F1),
+    f1 = [correct, predicted, gold] entities."""
+    from xtune_fairseq.evaluation.entities import entity_counts
+
+    if task.kind == "classification":
+        return {"langs": list(langs), "kind": "ratio", "stats": [[int(p == g), 1] for p, g in zip(preds, golds)]}
+    if task.kind == "qa":
+        mlqa = metric == "mlqa"
+        stats = [[max(qa_metrics.f1(p, t, lang, mlqa) for t, _ in ex.answers), 1]
+                 for lang, p, ex in zip(langs, preds, golds)]
+        return {"langs": list(langs), "kind": "ratio", "stats": stats}
+    if metric == "f1" or (metric == "auto" and is_bio(task.label_names)):
+        stats = [list(entity_counts(g, [t or "O" for t in p])) for p, g in zip(preds, golds)]
+        return {"langs": list(langs), "kind": "f1", "stats": stats}
+    stats = [[sum(x == y for x, y in zip(g, p)), len(g)] for p, g in zip(preds, golds)]
+    return {"langs": list(langs), "kind": "ratio", "stats": stats}
+
+
 def evaluate(checkpoints, data, split="test", source="en", batch_size=64, metric="auto", predictions_dir=None):
     """predictions_dir: QA only, writes NAME.LANG.json ({question id: answer}) per checkpoint and language."""
     results = {}
@@ -123,6 +139,7 @@ def evaluate(checkpoints, data, split="test", source="en", batch_size=64, metric
         scores, metric_name = score(task, langs, preds, golds, metric=metric)
         results[name] = summarize(scores, source)
         results[name]["metric"] = metric_name
+        results[name]["examples"] = example_stats(task, langs, preds, golds, metric)
         if task.kind == "qa":
             em = qa_scores(langs, preds, golds, metric)
             results[name]["exact_match"] = summarize({lang: s["exact_match"] for lang, s in em.items()}, source)
@@ -171,8 +188,13 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     def go():
+        check_ranges(args)
         if not os.path.isdir(args.data):
             raise InputError(f"{args.data}: data directory not found")
+        checkpoints = [spec.split("=", 1)[-1] for spec in args.checkpoint]
+        for flag, path in (("--json", args.json), ("--markdown", args.markdown)):
+            if path:
+                check_output_file(path, flag, checkpoints)
         results = evaluate(args.checkpoint, args.data, args.split, args.source_lang, args.batch_size, args.metric,
                            args.predictions_dir)
         print(write_outputs(results, args.json, args.markdown))

@@ -17,6 +17,7 @@ import time
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.flag_ranges import check_ranges
 from xtune_fairseq.recipes import RECIPES
 from xtune_fairseq.tasks.xtune_classification import TASK_OF_KIND, read_data_info
 from xtune_fairseq.xlmr_dir import check_model_dir
@@ -54,11 +55,13 @@ def train_command(a, stage, save_dir, n_rows):
         "--task", TASK_OF_KIND[data_kind(a.data)], "--arch", "xlmr_xtune", "--pretrained-dir", a.model_dir,
         "--criterion", "xtune_consistency", "--kl-reduction", a.kl_reduction,
         "--max-positions", str(a.max_positions), "--seed", str(a.seed),
-        "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-06", "--weight-decay", "0.01",
-        "--clip-norm", "0.0", "--lr-scheduler", "polynomial_decay", "--lr", str(a.lr),
+        "--r2-rows", a.r2_rows, "--optimizer", "adam", "--adam-betas", a.adam_betas, "--adam-eps", str(a.adam_eps),
+        "--weight-decay", str(a.weight_decay), "--clip-norm", str(a.clip_norm),
+        "--lr-scheduler", "polynomial_decay", "--lr", str(a.lr),
         "--total-num-update", str(total), "--warmup-updates", str(int(a.warmup_ratio * total)),
+        "--pooler-dropout", str(a.pooler_dropout),
         "--batch-size", str(a.batch_size), "--max-epoch", str(epochs), "--required-batch-size-multiple", "1",
-        "--save-dir", save_dir, "--no-epoch-checkpoints", "--best-checkpoint-metric", "avg_acc",
+        "--save-dir", save_dir, "--no-epoch-checkpoints", "--best-checkpoint-metric", a.best_metric,
         "--maximize-best-checkpoint-metric", "--log-format", "simple", "--log-interval", str(a.log_interval),
         "--num-workers", "0", "--subword-ratio", str(a.subword_ratio), "--code-switch-ratio", str(a.code_switch_ratio),
         "--noise-std", str(a.noise_std),
@@ -76,7 +79,8 @@ def train_command(a, stage, save_dir, n_rows):
     else:
         cmd += ["--data-augmentation", a.a, "--augmented-ratio", str(a.augmented_ratio),
                 "--r1-augmentation", a.a_prime, "--r1-lambda", str(a.lambda1 if a.a_prime != "none" else 0.0),
-                "--r2-lambda", str(a.lambda2), "--teacher-path", os.path.join(a.out, "stage1", "checkpoint_best.pt")]
+                "--r2-lambda", str(a.lambda2),
+                "--teacher-path", os.path.join(a.out, "stage1", f"checkpoint_{a.teacher}.pt")]
         if a.r2_hard_labels:
             cmd.append("--r2-hard-labels")
     if a.cpu:
@@ -129,54 +133,91 @@ def _short_progress(line: str) -> str:
     return " ".join([" ".join(head.split())] + fields)
 
 
-def parse(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, help="pretrained XLM-R-format directory")
     p.add_argument("--data", required=True, help="xtune-preprocess output (train, valid and test splits)")
     p.add_argument("--out", required=True, help="run folder: stage1/, stage2/, results.json, results.md")
-    p.add_argument("--recipe", choices=sorted(RECIPES), default="xnli", help="preset from the paper's Tables 7-8")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="xnli",
+                   help="preset from the paper's Tables 7-8 and the authors' scripts; it sets the defaults of "
+                   "any flag below, an explicit flag still wins")
     for flag, help_ in (("--a-star", "A*: R1 view in stage 1"), ("--a", "A: data augmentation of stage 2"),
                         ("--a-prime", "A': R1 view in stage 2")):
-        p.add_argument(flag, choices=["none", "ss", "gn", "cs", "mt"], help=help_ + " (default: the recipe's)")
-    p.add_argument("--lambda1", type=float, help="weight of R1 (default: the recipe's)")
-    p.add_argument("--lambda2", type=float, help="weight of R2 (default: the recipe's)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
-    p.add_argument("--epochs", type=int, help="epochs per stage (default: the recipe's)")
+        p.add_argument(flag, choices=["none", "ss", "gn", "cs", "mt"], default="none", help=help_)
+    p.add_argument("--lambda1", type=float, default=0.0, help="weight of R1")
+    p.add_argument("--lambda2", type=float, default=0.0, help="weight of R2")
+    p.add_argument("--lr", type=float, default=7e-6, help="peak learning rate")
+    p.add_argument("--epochs", type=int, default=10, help="epochs per stage")
     p.add_argument("--stage1-epochs", type=int,
                    help="epochs of stage 1 when they should differ, e.g. twice --epochs so that stage 1 on D "
                    "makes as many updates as stage 2 on D + A(D)")
     p.add_argument("--stages", default="1,2", help="'1' for stage 1 only (plain fine-tuning with --recipe baseline)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--warmup-ratio", type=float, default=0.1)
-    p.add_argument("--max-positions", type=int, help="tokens per input (default: the recipe's, else 256)")
+    p.add_argument("--warmup-ratio", type=float,
+                   help="share of the updates with a linear warm-up (default: 0 for classification, as the "
+                   "authors' scripts run it; 0.1 for tagging and QA)")
+    p.add_argument("--adam-betas", default="(0.9,0.999)", help="AdamW betas (the authors': HF AdamW defaults)")
+    p.add_argument("--adam-eps", type=float, default=1e-8)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--clip-norm", type=float, default=1.0, help="gradient clipping (the authors' max_grad_norm)")
+    p.add_argument("--pooler-dropout", type=float, default=0.1,
+                   help="dropout of the sentence head (HF's RobertaClassificationHead: 0.1)")
+    p.add_argument("--max-positions", type=int, default=256, help="tokens per input")
     p.add_argument("--augmented-ratio", type=float, default=1.0)
-    p.add_argument("--subword-ratio", type=float, help="probability that a word is resampled (default: the recipe's, else 0.3)")
-    p.add_argument("--word-pooling", choices=["first", "average"],
-                   help="tagging: word vector from its first subword or their average (default: the recipe's)")
+    p.add_argument("--subword-ratio", type=float, default=0.3, help="probability that a word is resampled")
+    p.add_argument("--word-pooling", choices=["first", "average", "sum"], default="first",
+                   help="tagging: word vector from its first subword, their average (the paper's POS) or their "
+                   "sum (the authors' POS code)")
     p.add_argument("--doc-stride", type=int, default=128, help="QA: context pieces between the starts of two windows")
     p.add_argument("--max-query-length", type=int, default=64, help="QA: question pieces kept")
-    p.add_argument("--r2-hard-labels", action="store_const", const=True,
-                   help="R2 as cross-entropy on the teacher's argmax (the recipe's for NER)")
+    p.add_argument("--r2-hard-labels", action=argparse.BooleanOptionalAction, default=False,
+                   help="R2 as cross-entropy on the teacher's argmax (the NER recipes')")
+    p.add_argument("--teacher", choices=["best", "last"], default="best",
+                   help="stage-1 checkpoint used as R2's teacher (the authors' QA: the last)")
+    p.add_argument("--r2-rows", choices=["augmented", "all"], default="augmented",
+                   help="R2 on the augmented copies (the authors' code) or on all of D + A(D) (the paper's sum)")
     p.add_argument("--code-switch-ratio", type=float, default=0.3)
     p.add_argument("--code-switch-dicts", default="", help="comma-separated en-XX.txt dictionaries")
     p.add_argument("--noise-std", type=float, default=1e-5)
     p.add_argument("--sort-by-length", action="store_true", help="batch rows of similar length (faster on CPU)")
     p.add_argument("--eval-stages", default=None, help="stages to evaluate (default: all that ran)")
-    p.add_argument("--kl-reduction", choices=["batchmean", "authors_mean"], default="batchmean")
+    p.add_argument("--kl-reduction", choices=["authors_mean", "batchmean"], default="authors_mean",
+                   help="authors_mean: each term a mean over its own items as in the authors' code; batchmean: "
+                   "the paper's sums over examples")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--log-interval", type=int, default=50)
     p.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU exists")
     p.add_argument("--eval-split", default="test")
-    p.add_argument("--metric", choices=["auto", "accuracy", "f1", "squad", "mlqa"],
+    p.add_argument("--metric", choices=["auto", "accuracy", "f1", "squad", "mlqa"], default="auto",
                    help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets); QA: F1/EM with SQuAD v1.1 "
-                   "or MLQA normalisation (default: the recipe's, else auto)")
+                   "or MLQA normalisation")
+    p.add_argument("--best-metric", choices=["auto", "avg_acc", "avg_f1"], default="auto",
+                   help="dev score that picks checkpoint_best.pt (and the teacher): auto = avg_f1 for NER (BIO "
+                   "tags) and QA, avg_acc otherwise")
     p.add_argument("--fairseq-args", default="", help="extra fairseq-train flags, quoted")
-    a = p.parse_args(argv)
-    defaults = dict(max_positions=256, subword_ratio=0.3, word_pooling="first", r2_hard_labels=False, metric="auto")
-    for key, value in {**defaults, **RECIPES[a.recipe]}.items():
-        if getattr(a, key) is None:
-            setattr(a, key, value)
-    return a
+    return p
+
+
+def parse(argv=None):
+    p = build_parser()
+    recipe = RECIPES[p.parse_args(argv).recipe]
+    unknown = sorted(set(recipe) - {action.dest for action in p._actions})
+    if unknown:  # a typo in a recipe would otherwise be silently ignored
+        raise InputError(f"recipe sets unknown pipeline settings {unknown}")
+    p.set_defaults(**recipe)  # explicit flags still win over the recipe
+    return check_ranges(p.parse_args(argv))  # every numeric flag (flag_ranges.RANGES)
+
+
+def resolve_kind_defaults(a, kind: str, labels) -> None:
+    """Defaults that depend on the data: warm-up (the authors' classification runs have none) and
+    the checkpoint-selection score (F1 where the authors select by F1)."""
+    from xtune_fairseq.evaluation.entities import is_bio
+
+    if a.warmup_ratio is None:
+        a.warmup_ratio = 0.0 if kind == "classification" else 0.1
+    if a.best_metric == "auto":
+        f1 = kind == "qa" or (kind == "tagging" and (a.metric == "f1" or (a.metric == "auto" and is_bio(labels))))
+        a.best_metric = "avg_f1" if f1 else "avg_acc"
 
 
 def run(a):
@@ -185,6 +226,8 @@ def run(a):
     if not os.path.isfile(train_meta):
         raise InputError(f"{train_meta} not found: run xtune-preprocess first")
     n = count_rows(a, train_meta)
+    info = read_data_info(a.data)
+    resolve_kind_defaults(a, info.get("kind", "classification"), info.get("labels", []))
     stages = [int(s) for s in a.stages.split(",")]
     os.makedirs(a.out, exist_ok=True)
     if 1 in stages:
@@ -202,8 +245,7 @@ def run(a):
 
 
 def main(argv=None):
-    a = parse(argv)
-    return run_cli(lambda: run(a))
+    return run_cli(lambda: run(parse(argv)))  # parse's InputErrors too end with one line
 
 
 if __name__ == "__main__":

@@ -14,12 +14,13 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 
 from xtune_fairseq.cli.common import run_cli
-from xtune_fairseq.data.readers import read_classification_tsv, read_translations
+from xtune_fairseq.data.readers import LanguageCodes, read_classification_tsv, read_translations
 from xtune_fairseq.errors import InputError
-from xtune_fairseq.xlmr_dir import check_model_dir
+from xtune_fairseq.files import OutputDir, dir_in_progress
+from xtune_fairseq.flag_ranges import check_ranges
+from xtune_fairseq.xlmr_dir import check_model_dir, load_sentencepiece
 
 SPLITS = ("train", "valid", "test")
 
@@ -38,24 +39,23 @@ def _binarize(trainpref, validpref, testpref, destdir, srcdict, workers):
     fairseq_preprocess(options.get_preprocessing_parser().parse_args(argv))
 
 
-def preprocess(model_dir, dest, train, valid=None, test=None, translations=None, workers=1):
-    import sentencepiece as spm
-
+def preprocess(model_dir, dest, train, valid=None, test=None, translations=None, workers=1, force=False):
     check_model_dir(model_dir)
     paths = {"train": train, "valid": valid, "test": test}
-    data = {"train": read_classification_tsv(train)}
+    codes = LanguageCodes()  # one spelling per language in all files
+    data = {"train": read_classification_tsv(train, languages=codes)}
     labels = sorted({ex.label for ex in data["train"]})
     for split in ("valid", "test"):
         if paths[split]:
-            data[split] = read_classification_tsv(paths[split], labels=labels)
+            data[split] = read_classification_tsv(paths[split], labels=labels, languages=codes)
     n_texts = len(data["train"][0].texts)
     for split, examples in data.items():
         if any(len(ex.texts) != n_texts for ex in examples):
             raise InputError(f"{paths[split]}: {'sentence pairs' if n_texts == 2 else 'single sentences'} expected, as in {train}")
-    trans = read_translations(translations, data["train"]) if translations else None
+    trans = read_translations(translations, data["train"], codes) if translations else None
 
-    sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "sentencepiece.bpe.model"))
-    with data_dir_in_progress(dest) as work:
+    sp = load_sentencepiece(os.path.join(model_dir, "sentencepiece.bpe.model"))
+    with data_dir_in_progress(dest, [model_dir, train, valid, test, translations], force) as work:
         raw = os.path.join(work, "raw")
         os.makedirs(raw)
         for split, examples in data.items():
@@ -82,20 +82,18 @@ def preprocess(model_dir, dest, train, valid=None, test=None, translations=None,
     return dest
 
 
+DATA_DIR = OutputDir("a data directory written by xtune-preprocess", "xtune.json",
+                     frozenset({"input0", "input1", "label", "meta", "sentencepiece.bpe.model", "xtune.json"}),
+                     ".tmp-xtune-data-")
+
+
 @contextlib.contextmanager
-def data_dir_in_progress(dest: str):
-    """A temporary folder (with meta/) next to dest, swapped into place when the block completes;
-    an existing dest stays whole until then, and a failed or killed run leaves no loadable dest."""
-    parent = os.path.dirname(os.path.abspath(dest))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".tmp-xtune-data-", dir=parent)
-    try:
+def data_dir_in_progress(dest: str, inputs=(), force: bool = False):
+    """A temporary folder (with meta/) next to dest, swapped into place when the block completes
+    (files.dir_in_progress); dest may not be an input, a file or a folder of someone else's."""
+    with dir_in_progress(dest, "--dest", DATA_DIR, inputs, force) as work:
         os.makedirs(os.path.join(work, "meta"))
         yield work
-        _replace_dir(work, dest)
-    finally:
-        if os.path.isdir(work):
-            shutil.rmtree(work)
 
 
 def finish_data_dir(work: str, model_dir: str, kind: str, data: dict, labels, sentence_pair=False,
@@ -125,19 +123,6 @@ def _row(ex) -> dict:
     return {"id": ex.id, "lang": ex.lang, "texts": list(ex.texts), "label": ex.label}
 
 
-def _replace_dir(new, dest):
-    """Swap `new` into `dest`; an existing `dest` stays whole until the new one is in place."""
-    os.chmod(new, 0o755)
-    old = None
-    if os.path.exists(dest):
-        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(os.path.abspath(dest)))
-        os.rmdir(old)
-        os.replace(dest, old)
-    os.replace(new, dest)
-    if old:
-        shutil.rmtree(old)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, help="XLM-R-format directory (dict.txt, sentencepiece.bpe.model)")
@@ -153,11 +138,15 @@ def main(argv=None):
                    "SQuAD JSON whose question ids are training ids, with the translations' own answers")
     p.add_argument("--tag-format", choices=["auto", "conll", "word_tag"], default="auto",
                    help="tagging files: 'word<TAB>tag' lines (conll) or 'word/TAG ...' sentences (word_tag)")
-    p.add_argument("--dest", required=True, help="output data directory")
+    p.add_argument("--dest", required=True, help="output data directory; an existing one is replaced only if "
+                   "xtune-preprocess wrote it (xtune.json) and nothing was added to it")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --dest that xtune-preprocess did not "
+                   "write (never an input, a file or the current folder)")
     p.add_argument("--workers", type=int, default=1)
     args = p.parse_args(argv)
 
     def go():
+        check_ranges(args)
         if args.kind == "qa":
             from xtune_fairseq.cli.preprocess_qa import preprocess_qa
             from xtune_fairseq.cli.preprocess_tagging import parse_lang_paths
@@ -167,7 +156,7 @@ def main(argv=None):
                 return parse_lang_paths(value, f"--{flag}") if value else None
 
             return print(preprocess_qa(args.model_dir, args.dest, qa_files("train"), qa_files("valid"),
-                                       qa_files("test"), qa_files("translations")))
+                                       qa_files("test"), qa_files("translations"), args.force))
         if args.kind == "tagging":
             from xtune_fairseq.cli.preprocess_tagging import parse_lang_paths, preprocess_tagging
 
@@ -176,9 +165,9 @@ def main(argv=None):
                 return parse_lang_paths(value, f"--{flag}") if value else None
 
             return print(preprocess_tagging(args.model_dir, args.dest, files("train"), files("valid"), files("test"),
-                                            args.translations, args.tag_format))
+                                            args.translations, args.tag_format, args.force))
         return print(preprocess(args.model_dir, args.dest, args.train, args.valid, args.test,
-                                args.translations, args.workers))
+                                args.translations, args.workers, args.force))
 
     return run_cli(go)
 

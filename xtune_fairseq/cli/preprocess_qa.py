@@ -14,6 +14,7 @@ import json
 import os
 from typing import Dict, List, Sequence, Tuple
 
+from xtune_fairseq.data.readers import LanguageCodes
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.qa.squad import QAExample, read_squad
 from xtune_fairseq.xlmr_dir import check_model_dir
@@ -21,12 +22,16 @@ from xtune_fairseq.xlmr_dir import check_model_dir
 LABELS = ("start", "end")
 
 
-def read_split(files: Sequence[Tuple[str, str]], require_answers: bool, unique_ids: bool) -> List[QAExample]:
+def read_split(files: Sequence[Tuple[str, str]], require_answers: bool, unique_ids: bool,
+               languages: LanguageCodes = None) -> List[QAExample]:
     """unique_ids: an id may appear once in all files (training: translations and the teacher
-    match by id); otherwise once per language (XQuAD and MLQA share ids across languages)."""
+    match by id); otherwise once per language (XQuAD and MLQA share ids across languages).
+    languages: shared by the splits of a run (one spelling per language)."""
     out: List[QAExample] = []
     seen: Dict[tuple, str] = {}
+    languages = languages or LanguageCodes()
     for lang, path in files:
+        lang = languages.check(lang, path)
         for ex in read_squad(path, lang, require_answers=require_answers):
             key = ex.id if unique_ids else (lang, ex.id)
             if key in seen:
@@ -48,18 +53,21 @@ def read_qa_translations(files: Sequence[Tuple[str, str]], train: Sequence[QAExa
     return table
 
 
-def preprocess_qa(model_dir: str, dest: str, train, valid=None, test=None, translations=None) -> str:
+def preprocess_qa(model_dir: str, dest: str, train, valid=None, test=None, translations=None,
+                  force: bool = False) -> str:
     """train/valid/test/translations: lists of (lang, path) of SQuAD-format files."""
     from xtune_fairseq.cli.preprocess import data_dir_in_progress, finish_data_dir, write_jsonl
 
     check_model_dir(model_dir)
-    data = {"train": read_split(train, require_answers=True, unique_ids=True)}
+    codes = LanguageCodes()
+    data = {"train": read_split(train, require_answers=True, unique_ids=True, languages=codes)}
     for split, files in (("valid", valid), ("test", test)):
         if files:
-            data[split] = read_split(files, require_answers=False, unique_ids=False)
+            data[split] = read_split(files, require_answers=False, unique_ids=False, languages=codes)
     trans = read_qa_translations(translations, data["train"]) if translations else {}
 
-    with data_dir_in_progress(dest) as work:
+    inputs = [model_dir] + [path for files in (train, valid, test, translations) for _, path in files or ()]
+    with data_dir_in_progress(dest, inputs, force) as work:
         for split, examples in data.items():
             write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), map(_row, examples))
         if trans:

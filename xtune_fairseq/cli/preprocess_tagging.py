@@ -13,7 +13,7 @@ import json
 import os
 from typing import Dict, List, Sequence, Tuple
 
-from xtune_fairseq.data.readers import read_translations
+from xtune_fairseq.data.readers import LanguageCodes, read_translations
 from xtune_fairseq.data.tagged import TaggedSentence, read_tagged
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.xlmr_dir import check_model_dir
@@ -30,26 +30,31 @@ def parse_lang_paths(spec: str, flag: str) -> List[Tuple[str, str]]:
     return out
 
 
-def read_split(files: Sequence[Tuple[str, str]], split: str, fmt: str, labels=None) -> List[TaggedSentence]:
-    sentences = []
+def read_split(files: Sequence[Tuple[str, str]], split: str, fmt: str, labels=None,
+               languages: LanguageCodes = None) -> List[TaggedSentence]:
+    """languages: shared by the splits of a run (one spelling per language)."""
+    sentences, languages = [], languages or LanguageCodes()
     for lang, path in files:
-        sentences += read_tagged(path, lang, fmt, labels=labels, prefix=f"{split}-")
+        sentences += read_tagged(path, languages.check(lang, path), fmt, labels=labels, prefix=f"{split}-")
     return sentences
 
 
-def preprocess_tagging(model_dir: str, dest: str, train, valid=None, test=None, translations=None, fmt="auto"):
+def preprocess_tagging(model_dir: str, dest: str, train, valid=None, test=None, translations=None, fmt="auto",
+                       force: bool = False):
     """train/valid/test: lists of (lang, path); translations: TSV id, lang, sentence (words split by spaces)."""
     from xtune_fairseq.cli.preprocess import data_dir_in_progress, finish_data_dir, write_jsonl
 
     check_model_dir(model_dir)
-    data = {"train": read_split(train, "train", fmt)}
+    codes = LanguageCodes()
+    data = {"train": read_split(train, "train", fmt, languages=codes)}
     labels = sorted({t for s in data["train"] for t in s.tags})
     for split, files in (("valid", valid), ("test", test)):
         if files:
-            data[split] = read_split(files, split, fmt, labels=labels)
-    trans: Dict[str, list] = read_translations(translations, data["train"]) if translations else {}
+            data[split] = read_split(files, split, fmt, labels=labels, languages=codes)
+    trans: Dict[str, list] = read_translations(translations, data["train"], codes) if translations else {}
 
-    with data_dir_in_progress(dest) as work:
+    inputs = [model_dir, translations] + [path for files in (train, valid, test) for _, path in files or ()]
+    with data_dir_in_progress(dest, inputs, force) as work:
         for split, sentences in data.items():
             write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), map(_row, sentences))
         if trans:

@@ -11,6 +11,7 @@ import os
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.flag_ranges import check_ranges
 
 
 def first_token_vectors(encoder, texts, layer=-1, batch_size=32):
@@ -38,6 +39,7 @@ def main(argv=None):
     a = p.parse_args(argv)
 
     def go():
+        check_ranges(a)
         from xtune_fairseq.analysis import load_encoder
         from xtune_fairseq.evaluation.plots import representation_plot
         from xtune_fairseq.evaluation.projection import project_2d, translation_links

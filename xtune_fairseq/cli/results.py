@@ -3,7 +3,8 @@ R2 only, full xTune, each over seeds) into per-language tables with mean ± std,
 cross-lingual transfer gap (the paper's Table 9), a CSV and a PNG chart.
 
   xtune-results --run 'baseline=runs/base-s*/results.json:stage1' \\
-                --run 'xtune=runs/xtune-s*/results.json:stage2' --out results/sentiment
+                --run 'xtune=runs/xtune-s*/results.json:stage2' --out results/sentiment \\
+                --compare baseline    # paired significance of every run against the baseline
 """
 
 import argparse
@@ -14,11 +15,14 @@ import os
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
-from xtune_fairseq.files import atomic_open
+from xtune_fairseq.files import atomic_open, check_output_file
+
+SUFFIXES = (".json", ".md", ".csv", "-gap.md", ".png")
 
 
-def load_runs(specs):
-    """NAME=GLOB[:KEY] -> {NAME: [result, ...]}; KEY picks an entry of each JSON (default: NAME)."""
+def load_runs(specs, files_read=None):
+    """NAME=GLOB[:KEY] -> {NAME: [result, ...]}; KEY picks an entry of each JSON (default: NAME).
+    files_read, a list, collects the paths read."""
     runs = {}
     for spec in specs:
         if "=" not in spec:
@@ -29,6 +33,8 @@ def load_runs(specs):
         if not files:
             raise InputError(f"--run {name}: no file matches {pattern}")
         runs[name] = []
+        if files_read is not None:
+            files_read += files
         for path in files:
             with open(path) as f:
                 data = json.load(f)
@@ -63,17 +69,87 @@ def write_tables(runs, out_stem, title="accuracy"):
     return table, "\n".join(gap)
 
 
+def compare(runs, baseline: str, n_samples: int = 10000):
+    """{run: {difference, p_value, p_holm, seeds}} of every run against the baseline: a paired
+    approximate-randomization test over test examples and seeds (seed i of a run is paired with
+    seed i of the baseline: the i-th file of each --run, in sorted order)."""
+    import numpy as np
+
+    from xtune_fairseq.evaluation.significance import holm, paired_randomization
+
+    if baseline not in runs:
+        raise InputError(f"--compare {baseline}: no --run of that name (runs: {sorted(runs)})")
+
+    def stats(name):
+        entries = runs[name]
+        if any("examples" not in e for e in entries):
+            raise InputError(f"--run {name}: results without per-example statistics (evaluated before they "
+                             "were recorded): rerun xtune-evaluate on its checkpoints")
+        return entries
+
+    base = stats(baseline)
+    out = {}
+    for name in runs:
+        if name == baseline:
+            continue
+        rows = stats(name)
+        if len(rows) != len(base):
+            raise InputError(f"--run {name}: {len(rows)} results but {len(base)} of {baseline}: the test pairs "
+                             "seed by seed")
+        first = base[0]["examples"]
+        for e in rows + base:
+            if e["examples"]["langs"] != first["langs"] or e["examples"]["kind"] != first["kind"]:
+                raise InputError(f"--run {name}: not evaluated on the same test examples as {baseline}")
+        langs = sorted(set(first["langs"]))
+        ids = [langs.index(lang) for lang in first["langs"]]
+        a = np.array([e["examples"]["stats"] for e in rows])
+        b = np.array([e["examples"]["stats"] for e in base])
+        out[name] = dict(paired_randomization(a, b, ids, first["kind"], n_samples), seeds=len(rows))
+    for name, p in zip(out, holm([r["p_value"] for r in out.values()])):
+        out[name]["p_holm"] = p
+    return out
+
+
+def significance_table(tests, baseline: str, alpha: float = 0.05) -> str:
+    lines = [f"paired approximate randomization against {baseline} (test examples x seeds, two-sided; "
+             "Holm-adjusted over the rows)", "", "| run | avg - baseline | p | p (Holm) | significant |",
+             "|---|---|---|---|---|"]
+    for name, t in tests.items():
+        verdict = "yes" if t["p_holm"] < alpha else "no"
+        lines.append(f"| {name} | {t['difference']:+.2f} | {t['p_value']:.4f} | {t['p_holm']:.4f} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", action="append", required=True, help="NAME=GLOB[:KEY], repeatable")
     p.add_argument("--out", required=True, help="output stem: writes STEM.md, .json, .csv, -gap.md, .png")
     p.add_argument("--title", default="accuracy per language")
+    p.add_argument("--compare", metavar="NAME",
+                   help="test every other run against this one (paired approximate randomization over test "
+                   "examples and seeds): writes STEM-significance.md and .json")
+    p.add_argument("--samples", type=int, default=10000, help="randomization samples of --compare")
     a = p.parse_args(argv)
 
     def go():
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-        table, gap = write_tables(load_runs(a.run), a.out, a.title)
+        inputs = []
+        runs = load_runs(a.run, inputs)
+        for suffix in SUFFIXES:
+            check_output_file(a.out + suffix, "--out", inputs)
+        if a.compare:
+            for suffix in ("-significance.md", "-significance.json"):
+                check_output_file(a.out + suffix, "--out", inputs)
+        table, gap = write_tables(runs, a.out, a.title)
         print(table + "\n" + gap)
+        if a.compare:
+            tests = compare(runs, a.compare, a.samples)
+            text = significance_table(tests, a.compare)
+            with atomic_open(a.out + "-significance.md") as f:
+                f.write(text)
+            with atomic_open(a.out + "-significance.json") as f:
+                json.dump(tests, f, indent=1)
+            print(text)
 
     return run_cli(go)
 

@@ -13,6 +13,7 @@ import os
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.flag_ranges import check_ranges
 
 
 def read_parallel_tsv(path):
@@ -82,6 +83,7 @@ def main(argv=None):
     a = p.parse_args(argv)
 
     def go():
+        check_ranges(a)
         pair_sets = {os.path.splitext(os.path.basename(x))[0]: read_parallel_tsv(x) for x in a.parallel}
         if a.src or a.tgt:
             if not (a.src and a.tgt):

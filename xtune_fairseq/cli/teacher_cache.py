@@ -11,21 +11,19 @@ import os
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.flag_ranges import check_ranges
 
 
 def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
     import torch
-    from fairseq import checkpoint_utils
     from fairseq.data import data_utils
 
     import xtune_fairseq.register  # noqa: F401
-    from xtune_fairseq.checkpoints import load_fairseq_checkpoint
+    from xtune_fairseq.checkpoints import load_with_data
     from xtune_fairseq.tasks.xtune_classification import read_translation_table
+    from xtune_fairseq.teacher import CACHE_FORMAT, data_fingerprint, file_sha256
 
-    state = load_fairseq_checkpoint(teacher)
-    overrides = {"data": data, "data_augmentation": "none", "r1_augmentation": "none", "teacher_cache": ""}
-    models, _, task = checkpoint_utils.load_model_ensemble_and_task([teacher], arg_overrides=overrides, state=state)
-    model = models[0].eval()
+    model, task = load_with_data(teacher, data, data_augmentation="none", r1_augmentation="none", teacher_cache="")
     if getattr(task, "kind", "classification") != "classification":
         raise InputError(f"{teacher}: the teacher cache holds sentence-level predictions (classification tasks only)")
     head = task.cfg.classification_head_name
@@ -49,8 +47,13 @@ def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
         for ex_id, translations in read_translation_table(table_path).items():
             rows[ex_id] = list(range(len(seqs), len(seqs) + len(translations)))
             seqs += [torch.tensor(maker.encode_texts(t.texts, None)) for t in translations]
-    return {"format": 1, "teacher": os.path.abspath(teacher), "labels": list(task.label_names),
-            "n_examples": len(ds.examples), "original": original, "translations": logits_of(seqs),
+    translated = logits_of(seqs)
+    if not (torch.isfinite(original).all() and torch.isfinite(translated).all()):
+        raise InputError(f"{teacher}: the teacher's logits are NaN/inf on {data}'s training rows; no cache written")
+    # what the rows were made from: training refuses the cache for another teacher file or other rows
+    return {"format": CACHE_FORMAT, "teacher": os.path.abspath(teacher), "teacher_sha256": file_sha256(teacher),
+            "data_fingerprint": data_fingerprint(data, ds.examples), "labels": list(task.label_names),
+            "n_examples": len(ds.examples), "original": original, "translations": translated,
             "translation_rows": rows}
 
 
@@ -63,10 +66,12 @@ def main(argv=None):
     a = p.parse_args(argv)
 
     def go():
+        check_ranges(a)
         import torch
 
-        from xtune_fairseq.files import atomic_open
+        from xtune_fairseq.files import atomic_open, check_output_file
 
+        check_output_file(a.out, "--out", [a.teacher])
         cache = build_cache(a.teacher, a.data, a.batch_size)
         with atomic_open(a.out, "wb") as f:
             torch.save(cache, f)

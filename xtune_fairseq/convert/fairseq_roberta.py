@@ -95,12 +95,13 @@ def complete_with_lm_head(model, encoder_state: Dict[str, torch.Tensor]) -> Dict
     return state
 
 
-def write_converted(out_dir: str, args, pieces: Sequence[str], encoder_state, sp_model_path: str) -> str:
+def write_converted(out_dir: str, args, pieces: Sequence[str], encoder_state, sp_model_path: str,
+                    inputs: Sequence[str] = (), force: bool = False) -> str:
     from xtune_fairseq.xlmr_dir import checkpoint_state, write_model_dir
 
     model = random_roberta(args, pieces)
     state = complete_with_lm_head(model, encoder_state)
-    write_model_dir(out_dir, checkpoint_state(args, state), sp_model_path, pieces)
+    write_model_dir(out_dir, checkpoint_state(args, state), sp_model_path, pieces, inputs, force)
     return out_dir
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from xtune_fairseq.convert.fairseq_roberta import bert_to_fairseq, roberta_args, write_converted
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.xlmr_dir import check_model_out, load_sentencepiece
 
 _LAYER = {
     "attention.self.query": "q", "attention.self.key": "k", "attention.self.value": "v",
@@ -55,9 +56,8 @@ def hf_to_canonical(t: Dict[str, np.ndarray], layers: int, pad_offset: int = 2) 
     return out
 
 
-def convert_hf_xlmr(hf_dir: str, out_dir: str) -> str:
-    import sentencepiece as spm
-
+def convert_hf_xlmr(hf_dir: str, out_dir: str, force: bool = False) -> str:
+    check_model_out(out_dir, [hf_dir], force)
     cfg_path = os.path.join(hf_dir, "config.json")
     sp_path = os.path.join(hf_dir, "sentencepiece.bpe.model")
     for path in (cfg_path, sp_path):
@@ -67,7 +67,7 @@ def convert_hf_xlmr(hf_dir: str, out_dir: str) -> str:
         cfg = json.load(f)
     if cfg.get("hidden_act", "gelu") != "gelu":
         raise InputError(f"{cfg_path}: hidden_act {cfg['hidden_act']!r} is not supported (gelu only)")
-    sp = spm.SentencePieceProcessor(model_file=sp_path)
+    sp = load_sentencepiece(sp_path)
     pieces = [sp.id_to_piece(i) for i in range(3, sp.get_piece_size())]
     rows = 4 + len(pieces) + 1
     layers = cfg["num_hidden_layers"]
@@ -77,4 +77,4 @@ def convert_hf_xlmr(hf_dir: str, out_dir: str) -> str:
     max_positions = cfg["max_position_embeddings"] - 2
     args = roberta_args(layers, cfg["hidden_size"], cfg["num_attention_heads"], cfg["intermediate_size"], max_positions)
     encoder = bert_to_fairseq(tensors, layers, cfg["hidden_size"], vocab_rows=rows)
-    return write_converted(out_dir, args, pieces, encoder, sp_path)
+    return write_converted(out_dir, args, pieces, encoder, sp_path, [hf_dir], force)

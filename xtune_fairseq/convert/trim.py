@@ -13,7 +13,7 @@ import torch
 from xtune_fairseq.augment.subword_sampling import SubwordSampler
 from xtune_fairseq.checkpoints import safe_load
 from xtune_fairseq.errors import InputError
-from xtune_fairseq.xlmr_dir import check_model_dir, read_dict_pieces, write_model_dir
+from xtune_fairseq.xlmr_dir import check_model_dir, check_model_out, read_dict_pieces, write_model_dir
 
 EMBED = "encoder.sentence_encoder.embed_tokens.weight"
 N_SPECIAL = 4  # <s> <pad> </s> <unk> before dict.txt's pieces; <mask> after them
@@ -28,8 +28,11 @@ def pieces_for(sp_model: str, texts: Iterable[str]) -> Set[str]:
     return keep
 
 
-def trim_model_dir(src: str, out: str, texts: Iterable[str]) -> dict:
+def trim_model_dir(src: str, out: str, texts: Iterable[str], force: bool = False, inputs: Iterable[str] = ()) -> dict:
+    """inputs: the files texts come from (with src, never replaced by out)."""
+    inputs = [src, *inputs]
     check_model_dir(src)
+    check_model_out(out, inputs, force)
     sp_model = os.path.join(src, "sentencepiece.bpe.model")
     keep = pieces_for(sp_model, texts)
     pieces = read_dict_pieces(os.path.join(src, "dict.txt"))
@@ -46,6 +49,6 @@ def trim_model_dir(src: str, out: str, texts: Iterable[str]) -> dict:
         weights["encoder.lm_head.weight"] = weights[EMBED]
     if "encoder.lm_head.bias" in weights:
         weights["encoder.lm_head.bias"] = weights["encoder.lm_head.bias"][rows].clone()
-    write_model_dir(out, state, sp_model, [pieces[i] for i in kept])
+    write_model_dir(out, state, sp_model, [pieces[i] for i in kept], inputs, force)
     return {"pieces_before": len(pieces), "pieces_after": len(kept), "rows_before": rows_before,
             "rows_after": len(rows)}

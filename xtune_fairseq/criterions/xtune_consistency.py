@@ -14,8 +14,13 @@ from xtune_fairseq.augment.gaussian_noise import rows_noise
 from xtune_fairseq.data.paired_views_dataset import IGNORE
 from xtune_fairseq.consistency import masked_sum, teacher_hard_ce, teacher_kl
 from xtune_fairseq.errors import InputError, NonFiniteLoss
+from xtune_fairseq.evaluation.entities import f1_from_counts
+from xtune_fairseq.flag_ranges import check_ranges
 from xtune_fairseq.teacher import FrozenTeacher
 from xtune_fairseq.word_alignment import NO_WORD
+
+
+F1_PARTS = ("f1_correct", "f1_pred", "f1_gold")  # summable parts of a micro F1
 
 
 @dataclass
@@ -32,13 +37,18 @@ class XtuneConsistencyConfig(FairseqDataclass):
     )
     teacher_path: Optional[str] = field(default=None, metadata={"help": "stage-1 checkpoint: the frozen teacher theta* of R2"})
     r2_hard_labels: bool = field(default=False, metadata={"help": "R2 as cross-entropy on the teacher's argmax"})
-    r2_rows: ChoiceEnum(["all", "augmented"]) = field(
-        default="all", metadata={"help": "rows of D_A that R2 covers: all (the paper's formula) or the augmented copies"}
+    r2_rows: ChoiceEnum(["augmented", "all"]) = field(
+        default="augmented",
+        metadata={"help": "rows of D_A that R2 covers: the augmented copies (the authors' code) or all of "
+                  "D + A(D) (the paper's formula)"},
     )
-    kl_reduction: ChoiceEnum(["batchmean", "authors_mean"]) = field(
-        default="batchmean",
-        metadata={"help": "batchmean: KL summed over labels, averaged over examples; authors_mean: also divided "
-                  "by the number of labels, as PyTorch's 'mean' in the authors' code (same lambdas as theirs)"},
+    kl_reduction: ChoiceEnum(["authors_mean", "batchmean"]) = field(
+        default="authors_mean",
+        metadata={"help": "authors_mean: every term is a mean over its own items as in the authors' code (task "
+                  "loss over labelled items, R1 over compared items, R2 over R2 rows; KL also divided by the "
+                  "number of labels for classification and tagging, PyTorch's 'mean'; QA: positions summed, "
+                  "R1's directions averaged), so the paper's lambdas mean what they meant there; batchmean: "
+                  "the paper's sums, every term divided by the labelled items"},
     )
 
 
@@ -46,6 +56,7 @@ class XtuneConsistencyConfig(FairseqDataclass):
 class XtuneConsistencyCriterion(FairseqCriterion):
     def __init__(self, cfg: XtuneConsistencyConfig, task):
         super().__init__(task)
+        check_ranges(cfg)  # --r1-lambda/--r2-lambda: NaN or < 0 silently turned a term off
         if cfg.regression_target:
             raise InputError("xtune_consistency does not support --regression-target")
         cached = bool(getattr(getattr(task, "cfg", None), "teacher_cache", ""))
@@ -58,8 +69,8 @@ class XtuneConsistencyCriterion(FairseqCriterion):
 
     def forward(self, model, sample, reduce=True):
         """Every task kind predicts (rows, items, labels) logits with a (rows, items) mask of real items:
-        one item per sentence (classification) or per word (tagging). Losses are sums over items,
-        divided by the number of input items (fairseq's sample_size)."""
+        one item per sentence (classification), per word (tagging) or start and end (QA). The returned
+        loss is divided by fairseq's sample_size, the number of labelled items."""
         view = dict(sample["net_input"])
         batch = view["src_tokens"].size(0)
         partner = sample.get("partner") if model.training and self.cfg.r1_lambda > 0 else None
@@ -75,30 +86,37 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         logits, valid = self.task.predictions(model, view, noise)
         logits_in, valid_in = logits[:batch], valid[:batch]
         n_labels = logits.size(-1)
-        kl_scale = 1.0 / n_labels if self.cfg.kl_reduction == "authors_mean" else 1.0
 
         target = _items(sample["target"], logits_in.size(1))
         labelled = valid_in & (target != IGNORE)
         lprobs = F.log_softmax(logits_in, dim=-1, dtype=torch.float32)
         nll = F.nll_loss(lprobs[labelled], target[labelled], reduction="sum")
-        loss = nll
+        # the task loss is a mean over labelled items (untagged translation rows add none)
+        sample_size = max(int(labelled.sum()), 1)
         r1 = r2 = torch.zeros((), device=logits.device)
+        r1_items = r2_items = 0
         if partner is not None:
-            r1 = self.task.r1(logits_in, logits[batch:], valid_in, valid[batch:], sample,
-                              stop_gradient=not self.cfg.r1_no_stopgrad).sum()
-            loss = loss + self.cfg.r1_lambda * kl_scale * r1
+            r1, r1_items = self.task.r1(logits_in, logits[batch:], valid_in, valid[batch:], sample,
+                                        stop_gradient=not self.cfg.r1_no_stopgrad)
         if self.cfg.r2_lambda > 0 and model.training:
             in_noise = None if noise is None else noise[:batch, : sample["net_input"]["src_tokens"].size(1)]
             t_logits = self._teacher_logits(sample, in_noise, logits_in)
             rows = valid_in
             if self.cfg.r2_rows == "augmented":
                 rows = rows & sample["is_aug"].unsqueeze(1)
-            if self.cfg.r2_hard_labels:
-                r2 = masked_sum(teacher_hard_ce(t_logits, logits_in), rows)
-                loss = loss + self.cfg.r2_lambda * r2
-            else:
-                r2 = masked_sum(teacher_kl(t_logits, logits_in), rows)
-                loss = loss + self.cfg.r2_lambda * kl_scale * r2
+            r2_items = rows.sum()
+            per_item = teacher_hard_ce if self.cfg.r2_hard_labels else teacher_kl
+            r2 = masked_sum(per_item(t_logits, logits_in), rows)
+        if self.cfg.kl_reduction == "authors_mean" and model.training and (self.cfg.r1_lambda or self.cfg.r2_lambda):
+            # each term a mean over its own items in the authors' KL unit, in the units of the returned
+            # loss (fairseq divides that by sample_size); the counts are summed over data-parallel ranks,
+            # so that N ranks with batch B train as one process with batch N x B
+            total, n_r1, n_r2 = _global_sums([sample_size, int(r1_items), int(r2_items)], logits.device)
+            r1 = r1 * (self.task.kl_scale(n_labels, symmetric=True) * total / max(n_r1, 1))
+            # the hard-label variant is a cross-entropy: no label axis to divide by
+            r2_unit = 1.0 if self.cfg.r2_hard_labels else self.task.kl_scale(n_labels, symmetric=False)
+            r2 = r2 * (r2_unit * total / max(n_r2, 1))
+        loss = nll + self.cfg.r1_lambda * r1 + self.cfg.r2_lambda * r2
 
         if model.training and not torch.isfinite(loss):
             raise NonFiniteLoss(
@@ -106,7 +124,6 @@ class XtuneConsistencyCriterion(FairseqCriterion):
                 f"examples {sample['id'][:8].tolist()}; stopped before the update, no checkpoint overwritten "
                 "(lower --lr, check --r1-lambda/--r2-lambda and the inputs)"
             )
-        sample_size = int(valid_in.sum())
         correct = (lprobs.argmax(-1) == target) & labelled
         logging_output = {
             "loss": loss.data,
@@ -120,10 +137,16 @@ class XtuneConsistencyCriterion(FairseqCriterion):
             "nlabelled": labelled.sum().item(),
         }
         lang = sample.get("lang")
+        # dev F1 (NER entities, QA span tokens) as summable counts; None where accuracy selects
+        f1 = None if model.training else self.task.f1_counts(logits_in, target, labelled)
         for i, name in enumerate(self.languages):  # every key on every rank: DDP sums dicts key by key
-            in_lang = (lang == i).unsqueeze(1) & labelled if lang is not None else torch.zeros_like(correct)
+            rows = (lang == i) if lang is not None else torch.zeros(batch, dtype=torch.bool, device=correct.device)
+            in_lang = rows.unsqueeze(1) & labelled
             logging_output[f"ncorrect_lang:{name}"] = (correct & in_lang).sum().item()
             logging_output[f"nsentences_lang:{name}"] = in_lang.sum().item()
+            if f1 is not None:
+                for j, part in enumerate(F1_PARTS):
+                    logging_output[f"{part}_lang:{name}"] = f1[rows, j].sum().item()
         return loss, sample_size, logging_output
 
     def _teacher_logits(self, sample, noise, like):
@@ -172,6 +195,12 @@ class XtuneConsistencyCriterion(FairseqCriterion):
             metrics.log_derived(f"acc_{name}", _lang_accuracy(name))
         if seen:
             metrics.log_derived("avg_acc", _average_accuracy)
+        if any(k.startswith(f"{F1_PARTS[0]}_lang:") for log in logging_outputs for k in log):
+            for name in seen:
+                for part in F1_PARTS:
+                    metrics.log_scalar_sum(f"_{part}_{name}", total(f"{part}_lang:{name}"))
+                metrics.log_derived(f"f1_{name}", _lang_f1(name))
+            metrics.log_derived("avg_f1", _average_f1)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:
@@ -192,6 +221,31 @@ def _average_accuracy(meters):
         return 0.0
     accs = [100.0 * float(meters[f"_ncorrect_{n}"].sum) / float(meters[f"_n_{n}"].sum) for n in names]
     return round(sum(accs) / len(accs), 2)
+
+
+def _global_sums(counts, device):
+    """counts summed over data-parallel ranks (as they are where there is one process)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return [float(c) for c in counts]
+    t = torch.tensor(counts, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def _f1_of(meters, name) -> float:
+    return f1_from_counts(*(float(meters[f"_{part}_{name}"].sum) for part in F1_PARTS))
+
+
+def _lang_f1(name):
+    return lambda meters: round(_f1_of(meters, name), 2)
+
+
+def _average_f1(meters):
+    """The authors' selection for NER and QA: mean dev F1 over all languages."""
+    names = [k[len("_f1_gold_"):] for k in meters if k.startswith("_f1_gold_")]
+    return round(sum(_f1_of(meters, n) for n in names) / len(names), 2) if names else 0.0
 
 
 def _cat_padded(a: torch.Tensor, b: torch.Tensor, pad: int) -> torch.Tensor:

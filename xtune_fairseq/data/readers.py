@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.text import is_blank
 
 TEXT_COLUMNS = (("sentence",), ("sentence1", "sentence2"))
+# fairseq's Dictionary holds these before any label: a label named so gets no class index of its own
+SPECIAL_SYMBOLS = ("<s>", "<pad>", "</s>", "<unk>")
 
 
 @dataclass(frozen=True)
@@ -18,17 +21,48 @@ class Example:
     label: Optional[str] = None
 
 
+class LanguageCodes:
+    """One spelling per language across the files of a run: 'EN' next to 'en' would be a language of
+    its own in avg_acc, so a case variant is refused (not normalised: the codes name acc_XX and files)."""
+
+    def __init__(self):
+        self.first = {}  # casefolded code -> (spelling, where it was first seen)
+
+    def check(self, lang: str, where: str) -> str:
+        lang = lang.strip()
+        if is_blank(lang):
+            raise InputError(f"{where}: empty language code")
+        spelling, first = self.first.setdefault(lang.casefold(), (lang, where))
+        if spelling != lang:
+            raise InputError(f"{where}: language {lang!r} differs only in case from {spelling!r} ({first}); "
+                             "use one spelling")
+        return lang
+
+
+def check_label(label: str, where: str, what: str = "label") -> str:
+    """A label must be one token of fairseq's label dictionary, and not one of its special symbols."""
+    if len(label.split()) > 1:
+        raise InputError(f"{where}: {what} {label!r} contains whitespace; {what}s must be single tokens")
+    if label in SPECIAL_SYMBOLS:
+        raise InputError(f"{where}: {what} {label!r} is one of fairseq's special symbols {SPECIAL_SYMBOLS}; "
+                         "rename it")
+    return label
+
+
 def read_classification_tsv(
-    path: str, labels: Optional[Sequence[str]] = None, require_label: bool = True
+    path: str, labels: Optional[Sequence[str]] = None, require_label: bool = True,
+    languages: Optional[LanguageCodes] = None,
 ) -> List[Example]:
     """Reads a TSV with a header naming `id`, `lang`, `label` and `sentence` or
     `sentence1` + `sentence2` (any order, extra columns ignored).
 
     labels: when given, a label outside it is an error (evaluation sets, teachers).
+    languages: shared by the files of one run, so that a code's spelling is the same in all of them.
     """
     if not os.path.isfile(path):
         raise InputError(f"{path}: file not found")
-    with open(path, encoding="utf-8", newline="") as f:
+    languages = languages or LanguageCodes()
+    with open(path, encoding="utf-8-sig", newline="") as f:  # a BOM would be part of the first column's name
         rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     if not rows:
         raise InputError(f"{path}: empty file; expected a header line such as 'id<TAB>lang<TAB>sentence<TAB>label'")
@@ -50,28 +84,31 @@ def read_classification_tsv(
         if len(row) != len(header):
             raise InputError(f"{path}:{lineno}: expected {len(header)} tab-separated columns {header}, got {len(row)}")
         texts = tuple(row[col[c]].strip() for c in text_cols)
-        if not all(texts):
+        if any(map(is_blank, texts)):
             raise InputError(f"{path}:{lineno}: empty sentence")
         label = row[col["label"]].strip() if "label" in col else None
         if require_label and not label:
             raise InputError(f"{path}:{lineno}: empty label")
+        if label:
+            check_label(label, f"{path}:{lineno}")
         if allowed is not None and label is not None and label not in allowed:
             raise InputError(f"{path}:{lineno}: unknown label {label!r}; expected one of {sorted(allowed)}")
         ex_id = row[col["id"]].strip()
         if ex_id in seen and require_label:
             raise InputError(f"{path}:{lineno}: duplicate example id {ex_id!r}")
         seen.add(ex_id)
-        out.append(Example(ex_id, row[col["lang"]].strip(), texts, label))
+        out.append(Example(ex_id, languages.check(row[col["lang"]], f"{path}:{lineno}"), texts, label))
     if not out:
         raise InputError(f"{path}: no examples after the header")
     return out
 
 
-def read_translations(path: str, examples: Sequence[Example]) -> Dict[str, List[Example]]:
+def read_translations(path: str, examples: Sequence[Example],
+                      languages: Optional[LanguageCodes] = None) -> Dict[str, List[Example]]:
     """Translate-train file (same TSV layout, label optional) keyed by the source example's id."""
     by_id = {ex.id: ex for ex in examples}
     table: Dict[str, List[Example]] = {}
-    for tr in read_classification_tsv(path, require_label=False):
+    for tr in read_classification_tsv(path, require_label=False, languages=languages):
         src = by_id.get(tr.id)
         if src is None:
             raise InputError(f"{path}: translation id {tr.id!r} matches no training example")

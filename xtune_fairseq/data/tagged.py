@@ -5,9 +5,12 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from xtune_fairseq.data.readers import check_label
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.text import is_blank
 
 FORMATS = ("auto", "conll", "word_tag")
+DOCSTART = "-DOCSTART-"  # CoNLL-2003 / panx document separators, not sentences
 
 
 @dataclass(frozen=True)
@@ -25,14 +28,18 @@ class TaggedSentence:
 def _lines(path: str):
     if not os.path.isfile(path):
         raise InputError(f"{path}: file not found")
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # a BOM would stick to the first word
         for lineno, line in enumerate(f, 1):
             yield lineno, line.rstrip("\n\r")
 
 
+def _is_docstart(line: str) -> bool:
+    return line.split(None, 1)[0].split("/")[0] == DOCSTART
+
+
 def detect_format(path: str) -> str:
     for _, line in _lines(path):
-        if line.strip():
+        if line.strip() and not _is_docstart(line):
             return "conll" if "\t" in line else "word_tag"
     raise InputError(f"{path}: empty file; expected 'word<TAB>tag' lines or 'word/TAG word/TAG ...' lines")
 
@@ -47,6 +54,7 @@ def read_tagged(path: str, lang: str, fmt: str = "auto", labels: Optional[Sequen
     sentences, words, tags = [], [], []
 
     def check(tag, lineno):
+        check_label(tag, f"{path}:{lineno}", "tag")
         if allowed is not None and tag not in allowed:
             raise InputError(f"{path}:{lineno}: tag {tag!r} is not in the training label set {sorted(allowed)}")
 
@@ -57,12 +65,12 @@ def read_tagged(path: str, lang: str, fmt: str = "auto", labels: Optional[Sequen
             tags.clear()
 
     for lineno, line in _lines(path):
-        if not line.strip():
+        if not line.strip() or _is_docstart(line):
             flush()
             continue
         if fmt == "conll":
             fields = line.split("\t")
-            if len(fields) < 2 or not fields[0].strip() or not fields[-1].strip():
+            if len(fields) < 2 or is_blank(fields[0]) or not fields[-1].strip():
                 raise InputError(f"{path}:{lineno}: expected 'word<TAB>tag', got {line!r}")
             word, tag = fields[0].strip(), fields[-1].strip()
             if " " in word:
@@ -73,7 +81,7 @@ def read_tagged(path: str, lang: str, fmt: str = "auto", labels: Optional[Sequen
         else:
             for token in line.split():
                 word, sep, tag = token.rpartition("/")
-                if not sep or not word or not tag:
+                if not sep or is_blank(word) or not tag:
                     raise InputError(f"{path}:{lineno}: expected 'word/TAG' tokens, got {token!r}")
                 check(tag, lineno)
                 words.append(word)

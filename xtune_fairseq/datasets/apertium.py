@@ -49,8 +49,22 @@ def _tokenizer():
     return MosesTokenizer(lang="es")
 
 
+def _install() -> None:
+    """apt-get install of Apertium and its en->es pair where this process may (root, Debian/Ubuntu):
+    the demos' set-up needs no manual step."""
+    if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    print("[setup] installing apertium-eng-spa with apt-get", flush=True)
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "apertium", "apertium-eng-spa"]):
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+
+
 def _binary(apertium: str) -> str:
     path = shutil.which(apertium)
+    if path is None and apertium == "apertium":
+        _install()
+        path = shutil.which(apertium)
     if path is None:
         raise InputError(f"the Apertium translator ({apertium!r}) is not installed; "
                          f"install it with `{INSTALL}`")
@@ -162,3 +176,15 @@ def translate_cached(sentences: Sequence[Sequence[str]], path: str, pair: str = 
         for i, words in enumerate(out):
             f.write(json.dumps({"id": i, "words": words}, ensure_ascii=False) + "\n")
     return out
+
+
+def write_translation_tsv(ids: Sequence[str], sentences: Sequence[Sequence[str]], out_dir: str, name: str,
+                          lang: str = "es") -> str:
+    """translations-LANG.tsv (id, lang, sentence) with Apertium's translation of every sentence,
+    the translations cached in NAME.mt.jsonl next to it; an empty translation is left out."""
+    translated = translate_cached(sentences, os.path.join(out_dir, f"{name}.mt.jsonl"))
+    path = os.path.join(out_dir, f"translations-{lang}.tsv")
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        f.write("id\tlang\tsentence\n")
+        f.writelines(f"{i}\t{lang}\t{' '.join(words)}\n" for i, words in zip(ids, translated) if words)
+    return path

@@ -38,6 +38,17 @@ def is_bio(labels: Sequence[str]) -> bool:
     return "O" in labels and all(l == "O" or l[:2] in ("B-", "I-") for l in labels) and len(labels) > 1
 
 
+def entity_counts(gold: Sequence[str], pred: Sequence[str]) -> Tuple[int, int, int]:
+    """(correct, predicted, gold) entities of one sentence: the summable parts of entity F1."""
+    ge, pe = entities(gold), entities(pred)
+    return len(ge & pe), len(pe), len(ge)
+
+
+def f1_from_counts(correct: float, predicted: float, gold: float) -> float:
+    """Micro F1 in percent: 2PR / (P + R) = 2 correct / (predicted + gold)."""
+    return 200.0 * correct / (predicted + gold) if predicted + gold else 0.0
+
+
 def entity_f1(golds: Sequence[Sequence[str]], preds: Sequence[Sequence[str]]) -> Dict[str, float]:
     """Micro-averaged over all entities of all sentences; scores in percent."""
     if len(golds) != len(preds):
@@ -46,12 +57,12 @@ def entity_f1(golds: Sequence[Sequence[str]], preds: Sequence[Sequence[str]]) ->
     for g, p in zip(golds, preds):
         if len(g) != len(p):
             raise ValueError(f"sentence with {len(g)} gold tags but {len(p)} predicted")
-        ge, pe = entities(g), entities(p)
-        n_gold, n_pred, n_hit = n_gold + len(ge), n_pred + len(pe), n_hit + len(ge & pe)
+        hit, n_p, n_g = entity_counts(g, p)
+        n_gold, n_pred, n_hit = n_gold + n_g, n_pred + n_p, n_hit + hit
     precision = 100.0 * n_hit / n_pred if n_pred else 0.0
     recall = 100.0 * n_hit / n_gold if n_gold else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "gold": n_gold, "predicted": n_pred, "correct": n_hit}
+    return {"precision": precision, "recall": recall, "f1": f1_from_counts(n_hit, n_pred, n_gold), "gold": n_gold,
+            "predicted": n_pred, "correct": n_hit}
 
 
 def token_accuracy(golds: Sequence[Sequence[str]], preds: Sequence[Sequence[str]]) -> float:

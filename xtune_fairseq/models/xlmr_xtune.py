@@ -7,6 +7,7 @@ import logging
 import os
 
 from fairseq.models import register_model, register_model_architecture
+from fairseq.utils import safe_getattr
 from fairseq.models.roberta.model import RobertaModel, base_architecture
 from torch import nn
 from omegaconf import OmegaConf, open_dict
@@ -36,13 +37,15 @@ class XlmrXtuneModel(RobertaModel):
         super().__init__(args, encoder)
         self.token_heads = nn.ModuleDict()
 
-    def register_token_head(self, name: str, num_labels: int):
+    def register_token_head(self, name: str, num_labels: int, dropout: float = None):
+        """A head on every token; dropout defaults to the encoder's (HF's token classifier: 0.1)."""
         if name in self.token_heads:
             if self.token_heads[name].out_proj.out_features != num_labels:
                 raise InputError(f"token head {name!r} predicts {self.token_heads[name].out_proj.out_features} "
                                  f"labels, the data has {num_labels}")
             return
-        self.token_heads[name] = TokenClassificationHead(self.args.encoder_embed_dim, num_labels, self.args.dropout)
+        dropout = self.args.dropout if dropout is None else dropout
+        self.token_heads[name] = TokenClassificationHead(self.args.encoder_embed_dim, num_labels, dropout)
 
     @staticmethod
     def add_args(parser):
@@ -110,4 +113,6 @@ class XlmrXtuneModel(RobertaModel):
 
 @register_model_architecture("xlmr_xtune", "xlmr_xtune")
 def xlmr_xtune_architecture(args):
+    # HF's RobertaClassificationHead (the authors' sentence head) drops 10% before and after its dense layer
+    args.pooler_dropout = safe_getattr(args, "pooler_dropout", 0.1)
     base_architecture(args)

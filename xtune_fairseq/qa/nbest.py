@@ -73,3 +73,20 @@ def best_answer(
     """Text of the highest-scoring span, "" when no window yields a valid span."""
     spans = nbest_spans(context, windows, start_logits, end_logits, n_best_size, max_answer_length)
     return spans[0].text if spans else ""
+
+
+def best_span_overlap(start_logits, end_logits, gold_start, gold_end, max_answer_length: int = 30):
+    """Per window (rows of torch tensors): the best span (start <= end < start + max_answer_length,
+    highest start + end logit) and its token overlap with the gold span, as (overlap, predicted
+    length, gold length): the summable parts of a token-level F1 used to select checkpoints during
+    training (the official SQuAD F1 compares answer texts merged over windows: xtune-evaluate)."""
+    import torch
+
+    width = start_logits.size(-1)
+    pos = torch.arange(width, device=start_logits.device)
+    allowed = (pos.view(1, -1) >= pos.view(-1, 1)) & (pos.view(1, -1) < pos.view(-1, 1) + max_answer_length)
+    scores = start_logits.float().unsqueeze(2) + end_logits.float().unsqueeze(1)
+    best = scores.masked_fill(~allowed, float("-inf")).flatten(1).argmax(-1)
+    start, end = best // width, best % width
+    overlap = (torch.minimum(end, gold_end) - torch.maximum(start, gold_start) + 1).clamp(min=0)
+    return torch.stack([overlap, end - start + 1, gold_end - gold_start + 1], dim=-1)

@@ -17,6 +17,10 @@ class QAExample:
     context: str
     answers: Tuple[Tuple[str, int], ...]  # (text, character offset in context); several in evaluation sets
 
+    @property
+    def texts(self):  # the words code-switching can reach
+        return (self.question, self.context)
+
 
 def _field(path: str, where: str, obj, key: str, kind):
     if not isinstance(obj, dict):
@@ -38,7 +42,7 @@ def read_squad(path: str, lang: str, require_answers: bool = False) -> List[QAEx
     """
     if not os.path.isfile(path):
         raise InputError(f"{path}: file not found")
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # json.loads refuses a BOM
         raw = f.read()
     if not raw.strip():
         raise InputError(f"{path}: empty file; expected SQuAD JSON {{\"data\": [...]}}")

@@ -19,7 +19,7 @@ from fairseq.tasks import register_task
 from fairseq.tasks.sentence_prediction import SentencePredictionConfig, SentencePredictionTask
 from omegaconf import OmegaConf, open_dict
 
-from xtune_fairseq.augment.code_switch import CodeSwitcher, load_muse_dictionaries
+from xtune_fairseq.augment.code_switch import CodeSwitcher, dictionary_language, load_muse_dictionaries, unmatched
 from xtune_fairseq.augment.gaussian_noise import NOISE_KINDS
 from xtune_fairseq.augment.subword_sampling import SubwordSampler
 from xtune_fairseq.augment.views import AUGMENTATIONS, ViewMaker
@@ -27,6 +27,7 @@ from xtune_fairseq.consistency import masked_sum, symmetric_kl
 from xtune_fairseq.data.paired_views_dataset import PairedViewsDataset, TokenViews
 from xtune_fairseq.data.readers import Example
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.flag_ranges import check_ranges, warn_no_effect
 from xtune_fairseq.text import TextEncoder
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,10 @@ class XtuneClassificationConfig(SentencePredictionConfig):
     )
     code_switch_ratio: float = field(default=0.3, metadata={"help": "probability that a word is switched"})
     noise_std: float = field(default=1e-5, metadata={"help": "Gaussian noise scale on word embeddings"})
-    noise_kind: ChoiceEnum(NOISE_KINDS) = field(default="normal", metadata={"help": "noise distribution"})
+    noise_kind: ChoiceEnum(NOISE_KINDS) = field(
+        default="uniform",
+        metadata={"help": "noise distribution: uniform U(-std, std) (the authors' default, as R3F) or normal"},
+    )
     teacher_cache: str = field(
         default="",
         metadata={"help": "R2 targets of fixed inputs (originals, translations) from xtune-teacher-cache: "
@@ -88,6 +92,8 @@ class XtuneClassificationTask(SentencePredictionTask):
 
     @classmethod
     def setup_task(cls, cfg, **kwargs):
+        check_ranges(cfg)  # every numeric flag once, in all three tasks (flag_ranges.RANGES)
+        warn_no_effect(cfg)
         info = read_data_info(cfg.data)
         kind = info.get("kind", "classification")
         if kind != cls.kind:
@@ -143,11 +149,32 @@ class XtuneClassificationTask(SentencePredictionTask):
 
     @staticmethod
     def r1(logits_a, logits_b, valid_a, valid_b, sample, stop_gradient=True):
-        """R1 summed over items that are real in both views (aligned item by item)."""
-        return masked_sum(symmetric_kl(logits_a, logits_b, stop_gradient=stop_gradient), valid_a & valid_b)
+        """R1 summed over the items real in both views (aligned item by item), and their number."""
+        both = valid_a & valid_b
+        return masked_sum(symmetric_kl(logits_a, logits_b, stop_gradient=stop_gradient), both), both.sum()
+
+    def f1_counts(self, logits, target, labelled):
+        """(rows, 3) summable parts of the dev F1 that selects checkpoints, or None (accuracy)."""
+        return None
+
+    @staticmethod
+    def kl_scale(n_labels: int, symmetric: bool) -> float:
+        """The authors' KL unit per item: F.kl_div's default 'mean' also divides by the label count."""
+        return 1.0 / n_labels
 
     def head_weight_key(self) -> str:
         return f"classification_heads.{self.cfg.classification_head_name}.out_proj.weight"
+
+    def state_dict(self):  # in every checkpoint: what its head predicts, checked when read with other data
+        return {**super().state_dict(), "labels": list(self.label_names)}
+
+    def get_batch_iterator(self, dataset, **kwargs):
+        """Dev and test batches of any size: fairseq's --required-batch-size-multiple (8 by default)
+        drops the rows of a last batch beyond a multiple of it, so avg_acc would select checkpoints on
+        part of the dev set. Training batches keep the flag."""
+        if dataset is not self.datasets.get("train"):
+            kwargs["required_batch_size_multiple"] = 1
+        return super().get_batch_iterator(dataset, **kwargs)
 
     def ordered(self, dataset):
         """fairseq's sentence_prediction order: a permutation by seed; with --sort-by-length, rows of
@@ -173,25 +200,30 @@ class XtuneClassificationTask(SentencePredictionTask):
         encoder = TextEncoder(self.source_dictionary.index, self.cfg.init_token, self.source_dictionary.eos(),
                               self.max_positions(), sep=self.cfg.separator_token)
         switcher = self._switcher() if kind == "cs" else None
+        if switcher:
+            self.warn_unswitchable(examples)
         translations = self.read_translations() if kind == "mt" else None
         maker = ViewMaker(kind, encoder, sampler, switcher, translations, tagging=self.kind == "tagging")
         maker.check_covers([ex.id for ex in examples])
         return maker
 
+    def warn_unswitchable(self, examples):
+        """Once per task: a dictionary with no entry for any training word (e.g. a reversed one) switches nothing."""
+        if getattr(self, "_switch_checked", False):
+            return
+        self._switch_checked = True
+        paths = {dictionary_language(p): p for p in self.cfg.code_switch_dicts.split(",") if p}
+        for lang in unmatched(self._switcher().dictionaries, (t for ex in examples for t in ex.texts)):
+            logger.warning("%s: no entry matches a word of the training data, so code-switching into %s changes "
+                           "nothing (a dictionary in the wrong direction?)", paths[lang], lang)
+
     def read_translations(self):
         return read_translation_table(os.path.join(self.cfg.data, "meta", "translations.jsonl"))
 
     def _teacher_cache(self, examples):
-        from xtune_fairseq.checkpoints import safe_load
+        from xtune_fairseq.teacher import load_teacher_cache
 
-        path = self.cfg.teacher_cache
-        cache = safe_load(path)
-        if cache.get("format") != 1 or "original" not in cache:
-            raise InputError(f"{path}: not a file written by xtune-teacher-cache")
-        if cache["n_examples"] != len(examples) or list(cache["labels"]) != self.label_names:
-            raise InputError(f"{path}: made for {cache['n_examples']} training examples with labels "
-                             f"{cache['labels']}; this data has {len(examples)} with {self.label_names}")
-        return cache
+        return load_teacher_cache(self.cfg.teacher_cache, self, examples)
 
     def _switcher(self):  # A and A' share one (large dictionaries load once)
         if getattr(self, "_code_switcher", None) is None:

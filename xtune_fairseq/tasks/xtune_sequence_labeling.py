@@ -13,6 +13,7 @@ from fairseq.tasks import register_task
 from xtune_fairseq.augment.views import ViewMaker
 from xtune_fairseq.cli.preprocess_tagging import read_tagged_meta
 from xtune_fairseq.data.paired_views_dataset import ListViews, PairedViewsDataset
+from xtune_fairseq.evaluation.entities import entity_counts, is_bio
 from xtune_fairseq.tasks.xtune_classification import XtuneClassificationConfig, XtuneClassificationTask
 from xtune_fairseq.text import TextEncoder
 from xtune_fairseq.word_alignment import POOLING, pool_words
@@ -24,7 +25,8 @@ logger = logging.getLogger(__name__)
 class XtuneSequenceLabelingConfig(XtuneClassificationConfig):
     word_pooling: ChoiceEnum(POOLING) = field(
         default="first",
-        metadata={"help": "word vector from its first subword (the paper's NER) or the average of its subwords (POS)"},
+        metadata={"help": "word vector from its first subword (NER), the average of its subwords (the paper's POS) "
+                  "or their sum (the authors' POS code)"},
     )
     token_head_name: str = field(default="token_classification_head", metadata={"help": "name of the tagging head"})
 
@@ -70,6 +72,17 @@ class XtuneSequenceLabelingTask(XtuneClassificationTask):
         n_words = max(int(word_index.max()) + 1, 1)
         words, valid = pool_words(states, word_index, n_words, self.cfg.word_pooling)
         return model.token_heads[self.cfg.token_head_name](words), valid
+
+    def f1_counts(self, logits, target, labelled):
+        """Entity counts (correct, predicted, gold) per sentence for BIO tag sets (NER), else None."""
+        if not is_bio(self.label_names):
+            return None
+        names = self.label_names
+        rows = []
+        for pred, gold, keep in zip(logits.argmax(-1).tolist(), target.tolist(), labelled.tolist()):
+            rows.append(entity_counts([names[g] for g, k in zip(gold, keep) if k],
+                                      [names[p] for p, k in zip(pred, keep) if k]))
+        return torch.tensor(rows, dtype=torch.long, device=logits.device).view(-1, 3)
 
     def head_weight_key(self) -> str:
         return f"token_heads.{self.cfg.token_head_name}.out_proj.weight"

@@ -15,6 +15,7 @@ from xtune_fairseq.cli.preprocess_qa import read_qa_meta
 from xtune_fairseq.data.qa_views_dataset import QAViewMaker, QAViewsDataset
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.qa.consistency_masks import span_r1
+from xtune_fairseq.qa.nbest import best_span_overlap
 from xtune_fairseq.qa.windows import N_SPECIALS
 from xtune_fairseq.tasks.xtune_classification import XtuneClassificationConfig, XtuneClassificationTask
 
@@ -43,8 +44,6 @@ class XtuneSpanExtractionTask(XtuneClassificationTask):
         if cfg.r1_augmentation == "mt":
             raise InputError("--r1-augmentation mt: a question and its translation have no common positions to "
                              "compare start/end distributions on (paper 3.3.2); use ss, cs or gn")
-        if cfg.doc_stride <= 0:
-            raise InputError(f"--doc-stride must be positive, got {cfg.doc_stride}")
         if cfg.max_positions - cfg.max_query_length - N_SPECIALS <= 0:
             raise InputError(f"--max-positions {cfg.max_positions} leaves no room for context after "
                              f"--max-query-length {cfg.max_query_length} question pieces")
@@ -75,6 +74,8 @@ class XtuneSpanExtractionTask(XtuneClassificationTask):
             return None
         maker = self.qa_views(kind, self.read_translations() if kind == "mt" else None)
         maker.check_covers(examples)
+        if kind == "cs":
+            self.warn_unswitchable(examples)
         return maker
 
     def read_translations(self):
@@ -93,8 +94,8 @@ class XtuneSpanExtractionTask(XtuneClassificationTask):
 
     def r1(self, logits_a, logits_b, valid_a, valid_b, sample, stop_gradient=True):
         """Span R1 per row: start and end distributions on the positions the two windows share
-        (the collater's aligned lists), the rest of each side's mass in one extra bucket. The
-        criterion divides by its 2 items per row, so R1 is the mean of the start and end terms."""
+        (the collater's aligned lists), the rest of each side's mass in one extra bucket; summed over
+        the rows, with their number (the authors divide it by the rows)."""
         partner, width = sample["partner"], logits_a.size(-1)
         pad = self.source_dictionary.pad()
 
@@ -111,10 +112,23 @@ class XtuneSpanExtractionTask(XtuneClassificationTask):
         r1 = span_r1(logits_a[:, 0], logits_a[:, 1], logits_b[:, 0], logits_b[:, 1], keep_a, keep_b,
                      padding(sample["net_input"]["src_tokens"]), padding(partner["src_tokens"]),
                      stop_gradient=stop_gradient)
-        return r1 * (valid_a & valid_b).all(-1)
+        rows = (valid_a & valid_b).all(-1)
+        return (r1 * rows).sum(), rows.sum()
+
+    @staticmethod
+    def kl_scale(n_labels: int, symmetric: bool) -> float:
+        """The authors' QA KL sums over positions (no label division); R1's two directions are
+        averaged, start and end added. R2's items are start and end, so its mean is their average."""
+        return 0.5 if symmetric else 1.0
+
+    def f1_counts(self, logits, target, labelled):
+        """Token overlap of each window's best span with the gold span, for windows holding the answer."""
+        holds = labelled.all(-1) & (target[:, 0] > 0)
+        counts = best_span_overlap(logits[:, 0], logits[:, 1], target[:, 0], target[:, 1], self.cfg.max_answer_length)
+        return counts * holds.unsqueeze(-1)
 
     def head_weight_key(self) -> str:
         return f"token_heads.{SPAN_HEAD}.out_proj.weight"
 
     def register_heads(self, model):
-        model.register_token_head(SPAN_HEAD, len(self.label_names))
+        model.register_token_head(SPAN_HEAD, len(self.label_names), dropout=0.0)  # the authors' QA head: a linear layer
