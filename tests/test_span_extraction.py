@@ -103,6 +103,9 @@ def test_preprocess_errors_name_the_file(qa, tmp_path, capsys):
     assert "question id 'en-1' also in" in capsys.readouterr().err
     assert main(argv[:5] + ["en.json", "--dest", str(tmp_path / "out")]) == 2
     assert "expected LANG:PATH" in capsys.readouterr().err
+    # a translation's language code is one of the run's codes, spelled once
+    assert main(argv + ["--valid", f"de:{fixture('de')}", "--translations", f"DE:{fixture('train-de')}"]) == 2
+    assert "language 'DE' differs only in case from 'de'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

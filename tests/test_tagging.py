@@ -217,7 +217,7 @@ def test_pipeline_pos_recipe_with_translations(tagging, tmp_path):
 
 def test_lang_path_lists_and_data_kinds_are_checked(tagging, tmp_path):
     from conftest import fairseq_train, train_args
-    from xtune_fairseq.cli.preprocess_tagging import parse_lang_paths
+    from xtune_fairseq.cli.common import parse_lang_paths
 
     assert parse_lang_paths("en:a.conll,de:b.txt", "--valid") == [("en", "a.conll"), ("de", "b.txt")]
     with pytest.raises(InputError, match=r"--train 'a.conll': expected LANG:PATH\[,LANG:PATH...\]"):

@@ -1,5 +1,6 @@
 """xTune (Zheng et al., ACL 2021) as a fairseq extension.
 
-The pure core (consistency, augment/, text, data/readers, evaluation/) imports no fairseq;
+The pure core (consistency, augment/, qa/, text, data/prepared, data/readers, evaluation/, ...)
+imports no fairseq (.importlinter lists it; tests/test_architecture.py checks it);
 `xtune_fairseq.register` wires it into fairseq's registries (what `--user-dir user_dir` loads).
 """

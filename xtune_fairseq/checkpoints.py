@@ -7,7 +7,6 @@ run code; instead the few classes fairseq checkpoints really contain are allowed
 
 import argparse
 import collections
-import json
 import os
 import pickle
 import re
@@ -16,6 +15,7 @@ import typing
 import numpy as np
 import torch
 
+from xtune_fairseq.data.prepared import INFO, TASK_OF_KIND, read_data_info
 from xtune_fairseq.errors import InputError
 
 
@@ -95,7 +95,7 @@ def _task_cfg(state, path):
 
 def _training_data(path, task_cfg):
     old = task_cfg.get("data")
-    if not old or not os.path.isfile(os.path.join(old, "xtune.json")):
+    if not old or not os.path.isfile(os.path.join(old, INFO)):
         raise InputError(f"{path}: its training data {old} is gone; pass --data (an xtune-preprocess directory "
                          "with the same labels)")
     return old
@@ -108,17 +108,13 @@ def checkpoint_labels(state):
     if labels is not None:
         return list(labels)
     data = (state.get("cfg") or {}).get("task", {}).get("data")
-    info = os.path.join(data, "xtune.json") if data else None
-    if info and os.path.isfile(info):
-        with open(info) as f:
-            return list(json.load(f)["labels"])
+    if data and os.path.isfile(os.path.join(data, INFO)):
+        return list(read_data_info(data)["labels"])
     return None
 
 
 def check_data_fits(state, path, data):
     """The data's kind and label set are the ones the checkpoint's head was trained for."""
-    from xtune_fairseq.tasks.xtune_classification import TASK_OF_KIND, read_data_info
-
     info, task_cfg = read_data_info(data), _task_cfg(state, path)
     kind = info.get("kind", "classification")
     trained_kind = {name: k for k, name in TASK_OF_KIND.items()}.get(task_cfg.get("_name"))
@@ -205,3 +201,19 @@ def install_atomic_copy() -> None:
 
     copy.atomic = True
     PathManager.copy = staticmethod(copy)
+
+
+def checkpoint_state(model_args: argparse.Namespace, model_state: dict) -> dict:
+    """A fairseq checkpoint dict as published XLM-R model.pt files hold it."""
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from omegaconf import OmegaConf
+
+    cfg = convert_namespace_to_omegaconf(model_args)
+    return {
+        "args": None,
+        "cfg": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+        "model": model_state,
+        "optimizer_history": [{"criterion_name": "MaskedLmLoss", "optimizer_name": "FairseqAdam",
+                               "lr_scheduler_state": {"best": None}, "num_updates": 0}],
+        "extra_state": {},
+    }

@@ -129,9 +129,9 @@ def file_sha256(path: str) -> str:
 def data_fingerprint(data: str, examples) -> str:
     """sha256 of what a cache's rows stand for, in order: ids and texts of the training examples,
     then of meta/translations.jsonl (the cache's translation rows)."""
-    from xtune_fairseq.tasks.xtune_classification import read_examples
+    from xtune_fairseq.data.prepared import TRANSLATIONS, meta_path, read_examples
 
-    table = os.path.join(data, "meta", "translations.jsonl")
+    table = meta_path(data, TRANSLATIONS)
     translations = read_examples(table) if os.path.isfile(table) else []
     h = hashlib.sha256()
     for part in (examples, translations):

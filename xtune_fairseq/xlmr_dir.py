@@ -98,22 +98,6 @@ def write_dict_txt(pieces: Sequence[str], path: str) -> None:
             f.write(f"{piece} 1\n")
 
 
-def checkpoint_state(model_args: argparse.Namespace, model_state: dict) -> dict:
-    """A fairseq checkpoint dict as published XLM-R model.pt files hold it."""
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-    from omegaconf import OmegaConf
-
-    cfg = convert_namespace_to_omegaconf(model_args)
-    return {
-        "args": None,
-        "cfg": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
-        "model": model_state,
-        "optimizer_history": [{"criterion_name": "MaskedLmLoss", "optimizer_name": "FairseqAdam",
-                               "lr_scheduler_state": {"best": None}, "num_updates": 0}],
-        "extra_state": {},
-    }
-
-
 def read_dict_pieces(path: str) -> List[str]:
     with open(path, encoding="utf-8") as f:
         return [line.rsplit(" ", 1)[0] for line in f if line.strip()]

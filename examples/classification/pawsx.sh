@@ -3,4 +3,4 @@
 set -euo pipefail
 : "${MODEL:?XLM-R-format model directory}" "${DATA:?xtune-preprocess output}" "${DICTS:?comma-separated en-XX.txt}"
 exec xtune-pipeline --recipe pawsx --model-dir "$MODEL" --data "$DATA" --code-switch-dicts "$DICTS" \
-    --out "${OUT:-runs/pawsx}" --code-switch-ratio 0.5 "$@"
+    --out "${OUT:-runs/pawsx}" "$@"  # the recipe switches half the words (the authors' PAWS-X ratio)

@@ -10,14 +10,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from xtune_fairseq.augment.code_switch import CodeSwitcher
+from xtune_fairseq.augment.registry import AUGMENTATIONS
 from xtune_fairseq.augment.subword_sampling import SubwordSampler
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.text import TextEncoder
 from xtune_fairseq.word_alignment import word_of_token
-
-# paper names: SS subword sampling, GN Gaussian noise, CS code-switch, MT machine translation
-AUGMENTATIONS = ("none", "ss", "gn", "cs", "mt")
-
 
 @dataclass
 class View:

@@ -1,10 +1,11 @@
-"""What every CLI shares: user mistakes end with one clear line, not a traceback."""
+"""What every CLI shares: user mistakes end with one clear line, not a traceback; LANG:PATH lists."""
 
 import logging
 import signal
 import sys
 import threading
 import warnings
+from typing import List, Tuple
 
 from xtune_fairseq.errors import InputError
 
@@ -38,3 +39,14 @@ def _on_sigterm(handler):
     if handler is None or threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGTERM, handler)
+
+
+def parse_lang_paths(spec: str, flag: str) -> List[Tuple[str, str]]:
+    """'en:train-en.conll,de:dev-de.conll' -> [(en, path), (de, path)]."""
+    out = []
+    for part in filter(None, spec.split(",")):
+        lang, sep, path = part.partition(":")
+        if not sep or not lang or not path:
+            raise InputError(f"{flag} {spec!r}: expected LANG:PATH[,LANG:PATH...], e.g. en:train-en.conll")
+        out.append((lang, path))
+    return out

@@ -14,6 +14,7 @@ import os
 import time
 
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.data.prepared import INFO
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges
 
@@ -52,7 +53,7 @@ def prepare_real(cache: str, n_train: int = 1000, translations: bool = False) ->
     name = f"sentiment-{n_train}" + ("-mt" if translations else "")
     model = R.trimmed_encoder(cache, full, f"e5-small-{name}", texts)
     bin_dir = os.path.join(cache, "bin", name)
-    if not os.path.isfile(os.path.join(bin_dir, "xtune.json")):
+    if not os.path.isfile(os.path.join(bin_dir, INFO)):
         print("[demo] binarizing the sentiment data", flush=True)
         preprocess(model, bin_dir, tsv["train"], tsv["valid"], tsv["test"], mt)
     return {"model": model, "bin": bin_dir, "dicts": ",".join(dicts[l] for l in ("de", "fr"))}
@@ -68,7 +69,7 @@ def prepare_tiny(out: str) -> dict:
     if not os.path.isfile(os.path.join(model, "model.pt")):
         build_tiny_model(model, data["corpus"])
     bin_dir = os.path.join(out, "bin")
-    if not os.path.isfile(os.path.join(bin_dir, "xtune.json")):
+    if not os.path.isfile(os.path.join(bin_dir, INFO)):
         preprocess(model, bin_dir, data["train"], data["valid"], data["test"], data["translations"])
     return {"model": model, "bin": bin_dir, "dicts": f"{data['dict_de']},{data['dict_fr']}"}
 
@@ -135,21 +136,36 @@ def run_rows(rows, names, common, out, seed, label="demo"):
     import json
 
     from xtune_fairseq.cli import pipeline
+    from xtune_fairseq.files import atomic_open
+
+    def train(row, folder, stages):
+        print(f"[{label}] {row.folder} (seed {seed})", flush=True)
+        pipeline.run(pipeline.parse(common + row.flags + ["--out", folder, "--seed", str(seed),
+                                                          "--stages", stages, "--eval-stages", stages]))
 
     results = {}
+    by_folder = {row.folder: row for row in rows.values()}
     for name in names:
         row = rows[name]
         folder = os.path.join(out, f"{row.folder}-s{seed}")
         done = os.path.join(folder, "results.json")
         if not os.path.isfile(done):
             if row.teacher:  # R2's teacher: another row's stage-1 model of the same seed
+                teacher = os.path.join(out, f"{row.teacher}-s{seed}")
+                if not os.path.isfile(os.path.join(teacher, "stage1", "checkpoint_best.pt")):
+                    # its results kept but not its checkpoints (a copied study): stage 1 again, same
+                    # seed; the results it had stay as they were
+                    kept = os.path.join(teacher, "results.json")
+                    saved = open(kept).read() if os.path.isfile(kept) else None
+                    train(by_folder[row.teacher], teacher, "1")
+                    if saved is not None:
+                        with atomic_open(kept) as f:
+                            f.write(saved)
                 os.makedirs(folder, exist_ok=True)
                 link = os.path.join(folder, "stage1")
                 if not os.path.islink(link):
                     os.symlink(os.path.join("..", f"{row.teacher}-s{seed}", "stage1"), link)
-            print(f"[{label}] {row.folder} (seed {seed})", flush=True)
-            pipeline.run(pipeline.parse(common + row.flags + ["--out", folder, "--seed", str(seed),
-                                                              "--stages", row.stages, "--eval-stages", row.stages]))
+            train(row, folder, row.stages)
         with open(done) as f:
             results[name] = json.load(f)[row.key]
     return results

@@ -15,6 +15,7 @@ Rows of the table (every run with the POS recipe's pooling, ratio and lr):
 import os
 
 from xtune_fairseq.cli import pipeline
+from xtune_fairseq.data.prepared import INFO
 
 
 def prepare_pos(cache: str, n_train: int) -> dict:
@@ -37,7 +38,7 @@ def prepare_pos(cache: str, n_train: int) -> dict:
 
     model = R.trimmed_encoder(cache, full, f"e5-small-pos-{n_train}", texts)
     bin_dir = os.path.join(cache, "bin", f"pos-{n_train}")
-    if not os.path.isfile(os.path.join(bin_dir, "xtune.json")):
+    if not os.path.isfile(os.path.join(bin_dir, INFO)):
         print("[demo] preparing the POS data", flush=True)
         preprocess_tagging(model, bin_dir, sorted(files["train"].items()), sorted(files["valid"].items()),
                            sorted(files["test"].items()), trans_tsv)

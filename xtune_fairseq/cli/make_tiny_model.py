@@ -13,7 +13,8 @@ def build_tiny_model(out_dir, corpus, vocab_size=400, layers=2, dim=32, heads=2,
     import sentencepiece as spm
 
     from xtune_fairseq.convert.fairseq_roberta import random_roberta, roberta_args
-    from xtune_fairseq.xlmr_dir import check_model_out, checkpoint_state, write_model_dir
+    from xtune_fairseq.checkpoints import checkpoint_state
+    from xtune_fairseq.xlmr_dir import check_model_out, write_model_dir
 
     check_model_out(out_dir, [corpus], force)
 

@@ -15,11 +15,12 @@ import subprocess
 import sys
 import time
 
+from xtune_fairseq.augment.registry import AUGMENTATIONS
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.data.prepared import TASK_OF_KIND, data_kind, meta_path, read_data_info, read_qa_meta
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges
 from xtune_fairseq.recipes import RECIPES
-from xtune_fairseq.tasks.xtune_classification import TASK_OF_KIND, read_data_info
 from xtune_fairseq.xlmr_dir import check_model_dir
 
 
@@ -33,16 +34,11 @@ def count_rows(a, train_meta) -> int:
     if data_kind(a.data) != "qa":
         return count_lines(train_meta)
     from xtune_fairseq.augment.subword_sampling import SubwordSampler
-    from xtune_fairseq.cli.preprocess_qa import read_qa_meta
     from xtune_fairseq.data.qa_views_dataset import QAViewMaker, count_windows
 
     sampler = SubwordSampler(os.path.join(a.data, "sentencepiece.bpe.model"))
     maker = QAViewMaker("none", sampler, a.max_positions, a.doc_stride, a.max_query_length)
     return count_windows(read_qa_meta(train_meta), maker)
-
-
-def data_kind(data: str) -> str:
-    return read_data_info(data).get("kind", "classification")
 
 
 def train_command(a, stage, save_dir, n_rows):
@@ -143,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "any flag below, an explicit flag still wins")
     for flag, help_ in (("--a-star", "A*: R1 view in stage 1"), ("--a", "A: data augmentation of stage 2"),
                         ("--a-prime", "A': R1 view in stage 2")):
-        p.add_argument(flag, choices=["none", "ss", "gn", "cs", "mt"], default="none", help=help_)
+        p.add_argument(flag, choices=list(AUGMENTATIONS), default="none", help=help_)
     p.add_argument("--lambda1", type=float, default=0.0, help="weight of R1")
     p.add_argument("--lambda2", type=float, default=0.0, help="weight of R2")
     p.add_argument("--lr", type=float, default=7e-6, help="peak learning rate")
@@ -222,7 +218,7 @@ def resolve_kind_defaults(a, kind: str, labels) -> None:
 
 def run(a):
     check_model_dir(a.model_dir)
-    train_meta = os.path.join(a.data, "meta", "train.jsonl")
+    train_meta = meta_path(a.data, "train")
     if not os.path.isfile(train_meta):
         raise InputError(f"{train_meta} not found: run xtune-preprocess first")
     n = count_rows(a, train_meta)

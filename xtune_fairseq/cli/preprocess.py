@@ -10,15 +10,15 @@ Everything is built in a temporary folder and renamed into place when complete.
 """
 
 import argparse
-import contextlib
-import json
 import os
 import shutil
 
-from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.common import parse_lang_paths, run_cli
+from xtune_fairseq.data.prepared import (
+    KINDS, TRANSLATIONS, data_dir_in_progress, example_row, finish_data_dir, meta_path, write_jsonl,
+)
 from xtune_fairseq.data.readers import LanguageCodes, read_classification_tsv, read_translations
 from xtune_fairseq.errors import InputError
-from xtune_fairseq.files import OutputDir, dir_in_progress
 from xtune_fairseq.flag_ranges import check_ranges
 from xtune_fairseq.xlmr_dir import check_model_dir, load_sentencepiece
 
@@ -65,9 +65,9 @@ def preprocess(model_dir, dest, train, valid=None, test=None, translations=None,
                         f.write(" ".join(sp.encode(ex.texts[k], out_type=str)) + "\n")
             with open(os.path.join(raw, f"{split}.label"), "w", encoding="utf-8") as f:
                 f.writelines(ex.label + "\n" for ex in examples)
-            write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), map(_row, examples))
+            write_jsonl(meta_path(work, split), map(example_row, examples))
         if trans:
-            write_jsonl(os.path.join(work, "meta", "translations.jsonl"), (_row(t) for ts in trans.values() for t in ts))
+            write_jsonl(meta_path(work, TRANSLATIONS), (example_row(t) for ts in trans.values() for t in ts))
 
         def pref(split, name):
             return os.path.join(raw, f"{split}.{name}") if split in data else None
@@ -82,51 +82,10 @@ def preprocess(model_dir, dest, train, valid=None, test=None, translations=None,
     return dest
 
 
-DATA_DIR = OutputDir("a data directory written by xtune-preprocess", "xtune.json",
-                     frozenset({"input0", "input1", "label", "meta", "sentencepiece.bpe.model", "xtune.json"}),
-                     ".tmp-xtune-data-")
-
-
-@contextlib.contextmanager
-def data_dir_in_progress(dest: str, inputs=(), force: bool = False):
-    """A temporary folder (with meta/) next to dest, swapped into place when the block completes
-    (files.dir_in_progress); dest may not be an input, a file or a folder of someone else's."""
-    with dir_in_progress(dest, "--dest", DATA_DIR, inputs, force) as work:
-        os.makedirs(os.path.join(work, "meta"))
-        yield work
-
-
-def finish_data_dir(work: str, model_dir: str, kind: str, data: dict, labels, sentence_pair=False,
-                    label_dict: bool = False) -> None:
-    """The model's sentencepiece model and xtune.json; with label_dict, also input0/dict.txt (the
-    model's) and label/dict.txt, which fairseq's task setup reads when nothing was binarized."""
-    if label_dict:
-        for sub in ("input0", "label"):
-            os.makedirs(os.path.join(work, sub), exist_ok=True)
-        shutil.copyfile(os.path.join(model_dir, "dict.txt"), os.path.join(work, "input0", "dict.txt"))
-        with open(os.path.join(work, "label", "dict.txt"), "w", encoding="utf-8") as f:
-            f.writelines(f"{name} 1\n" for name in labels)
-    shutil.copyfile(os.path.join(model_dir, "sentencepiece.bpe.model"), os.path.join(work, "sentencepiece.bpe.model"))
-    languages = sorted({ex.lang for examples in data.values() for ex in examples})
-    with open(os.path.join(work, "xtune.json"), "w") as f:
-        json.dump({"format": 1, "kind": kind, "languages": languages, "labels": list(labels),
-                   "sentence_pair": sentence_pair, "splits": sorted(data), "model_dir": os.path.abspath(model_dir)},
-                  f, indent=1)
-
-
-def write_jsonl(path, rows) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-
-
-def _row(ex) -> dict:
-    return {"id": ex.id, "lang": ex.lang, "texts": list(ex.texts), "label": ex.label}
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, help="XLM-R-format directory (dict.txt, sentencepiece.bpe.model)")
-    p.add_argument("--kind", choices=["classification", "tagging", "qa"], default="classification",
+    p.add_argument("--kind", choices=list(KINDS), default="classification",
                    help="classification: TSV files; tagging: CoNLL or word/TAG files given as LANG:PATH lists; "
                    "qa: SQuAD v1.1-format JSON files (XQuAD, MLQA, TyDiQA-GoldP) given as LANG:PATH lists")
     p.add_argument("--train", required=True, help="classification: TSV with header id, lang, sentence (or sentence1, "
@@ -149,7 +108,6 @@ def main(argv=None):
         check_ranges(args)
         if args.kind == "qa":
             from xtune_fairseq.cli.preprocess_qa import preprocess_qa
-            from xtune_fairseq.cli.preprocess_tagging import parse_lang_paths
 
             def qa_files(flag):
                 value = getattr(args, flag)
@@ -158,7 +116,7 @@ def main(argv=None):
             return print(preprocess_qa(args.model_dir, args.dest, qa_files("train"), qa_files("valid"),
                                        qa_files("test"), qa_files("translations"), args.force))
         if args.kind == "tagging":
-            from xtune_fairseq.cli.preprocess_tagging import parse_lang_paths, preprocess_tagging
+            from xtune_fairseq.cli.preprocess_tagging import preprocess_tagging
 
             def files(flag):
                 value = getattr(args, flag)

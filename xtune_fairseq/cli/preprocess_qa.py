@@ -10,10 +10,11 @@ Windows are cut when a task loads the data (--max-positions, --doc-stride), so o
 serves every window size. Built in a temporary folder and renamed into place when complete.
 """
 
-import json
-import os
 from typing import Dict, List, Sequence, Tuple
 
+from xtune_fairseq.data.prepared import (
+    TRANSLATIONS, data_dir_in_progress, finish_data_dir, meta_path, qa_row, write_jsonl,
+)
 from xtune_fairseq.data.readers import LanguageCodes
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.qa.squad import QAExample, read_squad
@@ -42,10 +43,13 @@ def read_split(files: Sequence[Tuple[str, str]], require_answers: bool, unique_i
     return out
 
 
-def read_qa_translations(files: Sequence[Tuple[str, str]], train: Sequence[QAExample]) -> Dict[str, List[QAExample]]:
+def read_qa_translations(files: Sequence[Tuple[str, str]], train: Sequence[QAExample],
+                         languages: LanguageCodes = None) -> Dict[str, List[QAExample]]:
     ids = {ex.id for ex in train}
     table: Dict[str, List[QAExample]] = {}
+    languages = languages or LanguageCodes()
     for lang, path in files:
+        lang = languages.check(lang, path)
         for ex in read_squad(path, lang, require_answers=True):
             if ex.id not in ids:
                 raise InputError(f"{path}: translated question id {ex.id!r} matches no training question")
@@ -56,42 +60,19 @@ def read_qa_translations(files: Sequence[Tuple[str, str]], train: Sequence[QAExa
 def preprocess_qa(model_dir: str, dest: str, train, valid=None, test=None, translations=None,
                   force: bool = False) -> str:
     """train/valid/test/translations: lists of (lang, path) of SQuAD-format files."""
-    from xtune_fairseq.cli.preprocess import data_dir_in_progress, finish_data_dir, write_jsonl
-
     check_model_dir(model_dir)
     codes = LanguageCodes()
     data = {"train": read_split(train, require_answers=True, unique_ids=True, languages=codes)}
     for split, files in (("valid", valid), ("test", test)):
         if files:
             data[split] = read_split(files, require_answers=False, unique_ids=False, languages=codes)
-    trans = read_qa_translations(translations, data["train"]) if translations else {}
+    trans = read_qa_translations(translations, data["train"], codes) if translations else {}
 
     inputs = [model_dir] + [path for files in (train, valid, test, translations) for _, path in files or ()]
     with data_dir_in_progress(dest, inputs, force) as work:
         for split, examples in data.items():
-            write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), map(_row, examples))
+            write_jsonl(meta_path(work, split), map(qa_row, examples))
         if trans:
-            write_jsonl(os.path.join(work, "meta", "translations.jsonl"), (_row(t) for ts in trans.values() for t in ts))
+            write_jsonl(meta_path(work, TRANSLATIONS), (qa_row(t) for ts in trans.values() for t in ts))
         finish_data_dir(work, model_dir, "qa", data, LABELS, label_dict=True)
     return dest
-
-
-def _row(ex: QAExample) -> dict:
-    return {"id": ex.id, "lang": ex.lang, "question": ex.question, "context": ex.context,
-            "answers": [list(a) for a in ex.answers]}
-
-
-def read_qa_meta(path: str) -> List[QAExample]:
-    if not os.path.isfile(path):
-        raise InputError(f"{path} not found: rerun xtune-preprocess --kind qa")
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            try:
-                r = json.loads(line)
-                out.append(QAExample(str(r["id"]), r["lang"], r["question"], r["context"],
-                                     tuple((str(t), int(s)) for t, s in r["answers"])))
-            except (ValueError, KeyError, TypeError) as e:
-                raise InputError(f"{path}:{lineno}: not a question written by xtune-preprocess --kind qa "
-                                 f"({e})") from None
-    return out

@@ -9,25 +9,14 @@ Layout written:
 Built in a temporary folder and renamed into place when complete.
 """
 
-import json
-import os
 from typing import Dict, List, Sequence, Tuple
 
+from xtune_fairseq.data.prepared import (
+    TRANSLATIONS, data_dir_in_progress, finish_data_dir, meta_path, tagged_row, write_jsonl,
+)
 from xtune_fairseq.data.readers import LanguageCodes, read_translations
 from xtune_fairseq.data.tagged import TaggedSentence, read_tagged
-from xtune_fairseq.errors import InputError
 from xtune_fairseq.xlmr_dir import check_model_dir
-
-
-def parse_lang_paths(spec: str, flag: str) -> List[Tuple[str, str]]:
-    """'en:train-en.conll,de:dev-de.conll' -> [(en, path), (de, path)]."""
-    out = []
-    for part in filter(None, spec.split(",")):
-        lang, sep, path = part.partition(":")
-        if not sep or not lang or not path:
-            raise InputError(f"{flag} {spec!r}: expected LANG:PATH[,LANG:PATH...], e.g. en:train-en.conll")
-        out.append((lang, path))
-    return out
 
 
 def read_split(files: Sequence[Tuple[str, str]], split: str, fmt: str, labels=None,
@@ -42,8 +31,6 @@ def read_split(files: Sequence[Tuple[str, str]], split: str, fmt: str, labels=No
 def preprocess_tagging(model_dir: str, dest: str, train, valid=None, test=None, translations=None, fmt="auto",
                        force: bool = False):
     """train/valid/test: lists of (lang, path); translations: TSV id, lang, sentence (words split by spaces)."""
-    from xtune_fairseq.cli.preprocess import data_dir_in_progress, finish_data_dir, write_jsonl
-
     check_model_dir(model_dir)
     codes = LanguageCodes()
     data = {"train": read_split(train, "train", fmt, languages=codes)}
@@ -56,21 +43,9 @@ def preprocess_tagging(model_dir: str, dest: str, train, valid=None, test=None, 
     inputs = [model_dir, translations] + [path for files in (train, valid, test) for _, path in files or ()]
     with data_dir_in_progress(dest, inputs, force) as work:
         for split, sentences in data.items():
-            write_jsonl(os.path.join(work, "meta", f"{split}.jsonl"), map(_row, sentences))
+            write_jsonl(meta_path(work, split), map(tagged_row, sentences))
         if trans:
-            write_jsonl(os.path.join(work, "meta", "translations.jsonl"),
-                        (_row(TaggedSentence(t.id, t.lang, tuple(t.texts[0].split()))) for ts in trans.values() for t in ts))
+            write_jsonl(meta_path(work, TRANSLATIONS),
+                        (tagged_row(TaggedSentence(t.id, t.lang, tuple(t.texts[0].split()))) for ts in trans.values() for t in ts))
         finish_data_dir(work, model_dir, "tagging", data, labels, label_dict=True)
     return dest
-
-
-def _row(s: TaggedSentence) -> dict:
-    return {"id": s.id, "lang": s.lang, "words": list(s.words), "tags": None if s.tags is None else list(s.tags)}
-
-
-def read_tagged_meta(path: str) -> List[TaggedSentence]:
-    if not os.path.isfile(path):
-        raise InputError(f"{path} not found: rerun xtune-preprocess --kind tagging")
-    with open(path, encoding="utf-8") as f:
-        return [TaggedSentence(r["id"], r["lang"], tuple(r["words"]), None if r["tags"] is None else tuple(r["tags"]))
-                for r in map(json.loads, f)]

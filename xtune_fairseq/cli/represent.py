@@ -10,6 +10,7 @@ import argparse
 import os
 
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.data.prepared import meta_path, read_examples
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges
 
@@ -43,9 +44,7 @@ def main(argv=None):
         from xtune_fairseq.analysis import load_encoder
         from xtune_fairseq.evaluation.plots import representation_plot
         from xtune_fairseq.evaluation.projection import project_2d, translation_links
-        from xtune_fairseq.tasks.xtune_classification import read_examples
-
-        examples = read_examples(os.path.join(a.data, "meta", f"{a.split}.jsonl"))
+        examples = read_examples(meta_path(a.data, a.split))
         langs = a.langs.split(",") if a.langs else sorted({ex.lang for ex in examples})
         chosen = []
         for lang in langs:

@@ -10,6 +10,7 @@ import argparse
 import os
 
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.data.prepared import TRANSLATIONS, meta_path, read_translation_table
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges
 
@@ -20,7 +21,6 @@ def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
 
     import xtune_fairseq.register  # noqa: F401
     from xtune_fairseq.checkpoints import load_with_data
-    from xtune_fairseq.tasks.xtune_classification import read_translation_table
     from xtune_fairseq.teacher import CACHE_FORMAT, data_fingerprint, file_sha256
 
     model, task = load_with_data(teacher, data, data_augmentation="none", r1_augmentation="none", teacher_cache="")
@@ -41,7 +41,7 @@ def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
 
     original = logits_of([torch.tensor(ds.originals[i].ids) for i in range(len(ds.originals))])
     rows, seqs = {}, []
-    table_path = os.path.join(data, "meta", "translations.jsonl")
+    table_path = meta_path(data, TRANSLATIONS)
     if os.path.isfile(table_path):
         maker = task.view_maker("mt", ds.examples)
         for ex_id, translations in read_translation_table(table_path).items():

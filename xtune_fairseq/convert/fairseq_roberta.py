@@ -97,7 +97,8 @@ def complete_with_lm_head(model, encoder_state: Dict[str, torch.Tensor]) -> Dict
 
 def write_converted(out_dir: str, args, pieces: Sequence[str], encoder_state, sp_model_path: str,
                     inputs: Sequence[str] = (), force: bool = False) -> str:
-    from xtune_fairseq.xlmr_dir import checkpoint_state, write_model_dir
+    from xtune_fairseq.checkpoints import checkpoint_state
+    from xtune_fairseq.xlmr_dir import write_model_dir
 
     model = random_roberta(args, pieces)
     state = complete_with_lm_head(model, encoder_state)

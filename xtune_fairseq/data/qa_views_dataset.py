@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from fairseq.data import data_utils
 
-from xtune_fairseq.augment.views import AUGMENTATIONS
+from xtune_fairseq.augment.registry import AUGMENTATIONS
 from xtune_fairseq.data.paired_views_dataset import IGNORE
 from xtune_fairseq.data.view_rows import INPUT_STREAM, PARTNER_STREAM, ViewRowsDataset
 from xtune_fairseq.errors import InputError

@@ -2,7 +2,6 @@
 views xTune needs (XNLI / PAWS-X shape). Data comes from `xtune-preprocess`."""
 
 import contextlib
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -22,10 +21,13 @@ from omegaconf import OmegaConf, open_dict
 from xtune_fairseq.augment.code_switch import CodeSwitcher, dictionary_language, load_muse_dictionaries, unmatched
 from xtune_fairseq.augment.gaussian_noise import NOISE_KINDS
 from xtune_fairseq.augment.subword_sampling import SubwordSampler
-from xtune_fairseq.augment.views import AUGMENTATIONS, ViewMaker
+from xtune_fairseq.augment.registry import AUGMENTATIONS
+from xtune_fairseq.augment.views import ViewMaker
 from xtune_fairseq.consistency import masked_sum, symmetric_kl
 from xtune_fairseq.data.paired_views_dataset import PairedViewsDataset, TokenViews
-from xtune_fairseq.data.readers import Example
+from xtune_fairseq.data.prepared import (
+    TASK_OF_KIND, TRANSLATIONS, meta_path, read_data_info, read_examples, read_translation_table,
+)
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges, warn_no_effect
 from xtune_fairseq.text import TextEncoder
@@ -76,10 +78,6 @@ class XtuneClassificationConfig(SentencePredictionConfig):
     )
 
 
-TASK_OF_KIND = {"classification": "xtune_classification", "tagging": "xtune_sequence_labeling",
-                "qa": "xtune_span_extraction"}
-
-
 @register_task("xtune_classification", dataclass=XtuneClassificationConfig)
 class XtuneClassificationTask(SentencePredictionTask):
     kind = "classification"
@@ -123,7 +121,7 @@ class XtuneClassificationTask(SentencePredictionTask):
             src_tokens, split, self.cfg.shorten_data_split_list, self.cfg.shorten_method,
             self.max_positions(), self.cfg.seed,
         )
-        examples = read_examples(os.path.join(self.cfg.data, "meta", f"{split}.jsonl"))
+        examples = read_examples(meta_path(self.cfg.data, split))
         if len(examples) != len(src_tokens):
             raise InputError(f"{self.cfg.data}: meta/{split}.jsonl has {len(examples)} rows, input0/{split} "
                              f"{len(src_tokens)}: rerun xtune-preprocess")
@@ -218,7 +216,8 @@ class XtuneClassificationTask(SentencePredictionTask):
                            "nothing (a dictionary in the wrong direction?)", paths[lang], lang)
 
     def read_translations(self):
-        return read_translation_table(os.path.join(self.cfg.data, "meta", "translations.jsonl"))
+        """{training id: its translate-train rows}, read in the row shape of this task's kind."""
+        return read_translation_table(meta_path(self.cfg.data, TRANSLATIONS), self.kind)
 
     def _teacher_cache(self, examples):
         from xtune_fairseq.teacher import load_teacher_cache
@@ -260,24 +259,3 @@ class XtuneClassificationTask(SentencePredictionTask):
     def register_heads(self, model):
         model.register_classification_head(self.cfg.classification_head_name, num_classes=self.cfg.num_classes)
 
-
-def read_data_info(data_dir: str) -> dict:
-    path = os.path.join(data_dir, "xtune.json")
-    if not os.path.isfile(path):
-        raise InputError(f"{path} not found: is {data_dir} a directory written by xtune-preprocess?")
-    with open(path) as f:
-        return json.load(f)
-
-
-def read_examples(path: str):
-    if not os.path.isfile(path):
-        raise InputError(f"{path} not found: rerun xtune-preprocess")
-    with open(path, encoding="utf-8") as f:
-        return [Example(r["id"], r["lang"], tuple(r["texts"]), r.get("label")) for r in map(json.loads, f)]
-
-
-def read_translation_table(path: str):
-    table = {}
-    for ex in read_examples(path):
-        table.setdefault(ex.id, []).append(ex)
-    return table

@@ -3,7 +3,6 @@ word count, so R1 compares the two views word by word; translated sentences carr
 contribute R1/R2 only. Data comes from `xtune-preprocess --kind tagging`."""
 
 import logging
-import os
 from dataclasses import dataclass, field
 
 import torch
@@ -11,8 +10,8 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
 from xtune_fairseq.augment.views import ViewMaker
-from xtune_fairseq.cli.preprocess_tagging import read_tagged_meta
 from xtune_fairseq.data.paired_views_dataset import ListViews, PairedViewsDataset
+from xtune_fairseq.data.prepared import meta_path, read_tagged_meta
 from xtune_fairseq.evaluation.entities import entity_counts, is_bio
 from xtune_fairseq.tasks.xtune_classification import XtuneClassificationConfig, XtuneClassificationTask
 from xtune_fairseq.text import TextEncoder
@@ -36,7 +35,7 @@ class XtuneSequenceLabelingTask(XtuneClassificationTask):
     kind = "tagging"
 
     def load_dataset(self, split, combine=False, **kwargs):
-        sentences = read_tagged_meta(os.path.join(self.cfg.data, "meta", f"{split}.jsonl"))
+        sentences = read_tagged_meta(meta_path(self.cfg.data, split))
         encoder = ViewMaker("none", self._encoder(), self._sampler(), tagging=True)
         originals = ListViews([encoder.encode_words(s.words, None, s.id) for s in sentences])
         targets = [torch.tensor([self.label_index(t) for t in s.tags]) for s in sentences]
@@ -58,12 +57,6 @@ class XtuneSequenceLabelingTask(XtuneClassificationTask):
     def _encoder(self):
         return TextEncoder(self.source_dictionary.index, self.cfg.init_token, self.source_dictionary.eos(),
                            self.max_positions())
-
-    def read_translations(self):
-        table = {}
-        for t in read_tagged_meta(os.path.join(self.cfg.data, "meta", "translations.jsonl")):
-            table.setdefault(t.id, []).append(t)
-        return table
 
     def predictions(self, model, view: dict, embedding_noise=None):
         """(rows, words, tags) logits from pooled word vectors, and the mask of words that have tokens."""

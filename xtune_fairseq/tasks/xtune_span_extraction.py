@@ -4,14 +4,13 @@ R1 compares the two views' start and end distributions on the positions both sha
 3.3.2). Data comes from `xtune-preprocess --kind qa`."""
 
 import logging
-import os
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from fairseq.tasks import register_task
 
-from xtune_fairseq.cli.preprocess_qa import read_qa_meta
+from xtune_fairseq.data.prepared import meta_path, read_qa_meta
 from xtune_fairseq.data.qa_views_dataset import QAViewMaker, QAViewsDataset
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.qa.consistency_masks import span_r1
@@ -50,7 +49,7 @@ class XtuneSpanExtractionTask(XtuneClassificationTask):
         return super().setup_task(cfg, **kwargs)
 
     def load_dataset(self, split, combine=False, **kwargs):
-        examples = read_qa_meta(os.path.join(self.cfg.data, "meta", f"{split}.jsonl"))
+        examples = read_qa_meta(meta_path(self.cfg.data, split))
         training = split == "train"
         dataset = QAViewsDataset(
             examples, torch.tensor([self.language_index(ex.lang) for ex in examples]), self.qa_views("none").encode,
@@ -77,12 +76,6 @@ class XtuneSpanExtractionTask(XtuneClassificationTask):
         if kind == "cs":
             self.warn_unswitchable(examples)
         return maker
-
-    def read_translations(self):
-        table = {}
-        for ex in read_qa_meta(os.path.join(self.cfg.data, "meta", "translations.jsonl")):
-            table.setdefault(ex.id, []).append(ex)
-        return table
 
     def predictions(self, model, view: dict, embedding_noise=None):
         """(rows, 2, positions) start and end logits, padding at PAD_LOGIT; both items always real."""

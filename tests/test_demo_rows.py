@@ -1,0 +1,61 @@
+"""The demo's row tables: shared runs train once, R2 rows get their teacher's stage 1, finished runs
+are reused, and a copied study without checkpoints retrains only the teacher's stage 1."""
+
+import json
+import os
+
+from xtune_fairseq.cli import demo, pipeline
+
+
+def fake_pipeline(monkeypatch, calls):
+    def parse(argv):
+        a = dict(zip(argv[::2], argv[1::2]))
+        return a
+
+    def run(a):
+        out, stages = a["--out"], a["--stages"].split(",")
+        calls.append((os.path.basename(out), a["--stages"]))
+        results = {}
+        for s in stages:
+            os.makedirs(os.path.join(out, f"stage{s}"), exist_ok=True)
+            open(os.path.join(out, f"stage{s}", "checkpoint_best.pt"), "w").close()
+            results[f"stage{s}"] = {"row": os.path.basename(out), "stage": s}
+        with open(os.path.join(out, "results.json"), "w") as f:
+            json.dump(results, f)
+        return results
+
+    monkeypatch.setattr(pipeline, "parse", parse)
+    monkeypatch.setattr(pipeline, "run", run)
+
+
+def test_rows_share_runs_and_teachers(tmp_path, monkeypatch):
+    calls = []
+    fake_pipeline(monkeypatch, calls)
+    rows = demo.sentiment_rows()
+    names = demo.ROW_SETS["ablation"]
+    out = str(tmp_path)
+    results = demo.run_rows(rows, names, [], out, seed=3)
+    assert calls == [("baseline-s3", "1"), ("data-aug-cs-s3", "2"), ("xtune-s3", "1,2"), ("r2-only-s3", "2")]
+    assert results["r1-only"] == {"row": "xtune-s3", "stage": "1"} and results["xtune"]["stage"] == "2"
+    assert os.readlink(tmp_path / "r2-only-s3" / "stage1") == os.path.join("..", "baseline-s3", "stage1")
+
+    calls.clear()  # everything finished: nothing runs again
+    assert demo.run_rows(rows, names, [], out, seed=3) == results and calls == []
+
+    # a copied study: results without checkpoints, R2 only unfinished -> its teacher's stage 1 again
+    os.remove(tmp_path / "r2-only-s3" / "results.json")
+    os.remove(tmp_path / "baseline-s3" / "stage1" / "checkpoint_best.pt")
+    (tmp_path / "baseline-s3" / "results.json").write_text('{"stage1": {"row": "kept"}}')
+    assert demo.run_rows(rows, names, [], out, seed=3)["baseline"] == {"row": "kept"}
+    assert calls == [("baseline-s3", "1"), ("r2-only-s3", "2")]
+
+
+def test_augmentation_rows_compare_data_aug_with_r1_for_each_augmentation():
+    rows = demo.sentiment_rows()
+    for aug in ("ss", "gn", "cs", "mt"):
+        data_aug, r1 = rows[f"data-aug-{aug}"], rows[f"r1-{aug}"]
+        assert data_aug.flags[data_aug.flags.index("--a") + 1] == aug and "--lambda1" in data_aug.flags
+        assert data_aug.stages == "2" and data_aug.key == "stage2"
+    assert rows["r1-cs"] is rows["r1-only"] and rows["data-aug"] is rows["data-aug-cs"]
+    assert rows["r1-ss"].stages == "1" and rows["r1-ss"].flags[-1] == "ss"  # R1 alone: stage 1 with A* = SS
+    assert rows["r1-mt"].stages == "2" and "--lambda2" in rows["r1-mt"].flags  # MT: D + MT(D), R1 between pairs

@@ -1,0 +1,151 @@
+"""The prepared-data format: the directory `xtune-preprocess` writes and the tasks, CLIs and the
+teacher cache read. No fairseq import: plain JSON and JSON-lines files.
+
+  xtune.json               format, kind, languages, labels, sentence_pair, splits, model_dir
+  meta/SPLIT.jsonl         one row per example of a split, in the binarized order (kind's row shape)
+  meta/translations.jsonl  translate-train rows keyed by the id of the training example they translate
+  sentencepiece.bpe.model  the model's, for per-epoch views
+Written in a temporary folder and renamed into place when complete (files.dir_in_progress).
+"""
+
+import contextlib
+import json
+import os
+import shutil
+from typing import Callable, Dict, Iterable, List
+
+from xtune_fairseq.data.readers import Example
+from xtune_fairseq.data.tagged import TaggedSentence
+from xtune_fairseq.errors import InputError
+from xtune_fairseq.files import OutputDir, dir_in_progress
+from xtune_fairseq.qa.squad import QAExample
+
+INFO = "xtune.json"
+KINDS = ("classification", "tagging", "qa")
+TASK_OF_KIND = {"classification": "xtune_classification", "tagging": "xtune_sequence_labeling",
+                "qa": "xtune_span_extraction"}
+TRANSLATIONS = "translations"  # meta/translations.jsonl
+
+DATA_DIR = OutputDir("a data directory written by xtune-preprocess", INFO,
+                     frozenset({"input0", "input1", "label", "meta", "sentencepiece.bpe.model", INFO}),
+                     ".tmp-xtune-data-")
+
+
+def meta_path(data_dir: str, name: str) -> str:
+    """meta/NAME.jsonl: NAME a split or TRANSLATIONS."""
+    return os.path.join(data_dir, "meta", f"{name}.jsonl")
+
+
+# --- xtune.json
+
+def read_data_info(data_dir: str) -> dict:
+    path = os.path.join(data_dir, INFO)
+    if not os.path.isfile(path):
+        raise InputError(f"{path} not found: is {data_dir} a directory written by xtune-preprocess?")
+    with open(path) as f:
+        return json.load(f)
+
+
+def data_kind(data_dir: str) -> str:
+    return read_data_info(data_dir).get("kind", "classification")  # format 1 directories before tagging/qa
+
+
+def write_data_info(work: str, model_dir: str, kind: str, data: dict, labels, sentence_pair: bool) -> None:
+    languages = sorted({ex.lang for examples in data.values() for ex in examples})
+    with open(os.path.join(work, INFO), "w") as f:
+        json.dump({"format": 1, "kind": kind, "languages": languages, "labels": list(labels),
+                   "sentence_pair": sentence_pair, "splits": sorted(data), "model_dir": os.path.abspath(model_dir)},
+                  f, indent=1)
+
+
+# --- meta/*.jsonl rows, one shape per kind
+
+def example_row(ex: Example) -> dict:
+    return {"id": ex.id, "lang": ex.lang, "texts": list(ex.texts), "label": ex.label}
+
+
+def tagged_row(s: TaggedSentence) -> dict:
+    return {"id": s.id, "lang": s.lang, "words": list(s.words), "tags": None if s.tags is None else list(s.tags)}
+
+
+def qa_row(ex: QAExample) -> dict:
+    return {"id": ex.id, "lang": ex.lang, "question": ex.question, "context": ex.context,
+            "answers": [list(a) for a in ex.answers]}
+
+
+def write_jsonl(path, rows) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def read_examples(path: str) -> List[Example]:
+    if not os.path.isfile(path):
+        raise InputError(f"{path} not found: rerun xtune-preprocess")
+    with open(path, encoding="utf-8") as f:
+        return [Example(r["id"], r["lang"], tuple(r["texts"]), r.get("label")) for r in map(json.loads, f)]
+
+
+def read_tagged_meta(path: str) -> List[TaggedSentence]:
+    if not os.path.isfile(path):
+        raise InputError(f"{path} not found: rerun xtune-preprocess --kind tagging")
+    with open(path, encoding="utf-8") as f:
+        return [TaggedSentence(r["id"], r["lang"], tuple(r["words"]), None if r["tags"] is None else tuple(r["tags"]))
+                for r in map(json.loads, f)]
+
+
+def read_qa_meta(path: str) -> List[QAExample]:
+    if not os.path.isfile(path):
+        raise InputError(f"{path} not found: rerun xtune-preprocess --kind qa")
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            try:
+                r = json.loads(line)
+                out.append(QAExample(str(r["id"]), r["lang"], r["question"], r["context"],
+                                     tuple((str(t), int(s)) for t, s in r["answers"])))
+            except (ValueError, KeyError, TypeError) as e:
+                raise InputError(f"{path}:{lineno}: not a question written by xtune-preprocess --kind qa "
+                                 f"({e})") from None
+    return out
+
+
+READ_META: Dict[str, Callable[[str], list]] = {
+    "classification": read_examples, "tagging": read_tagged_meta, "qa": read_qa_meta}
+
+
+# --- translation tables: {training id: [its translations]}
+
+def translation_table(rows: Iterable) -> Dict[str, list]:
+    table: Dict[str, list] = {}
+    for row in rows:
+        table.setdefault(row.id, []).append(row)
+    return table
+
+
+def read_translation_table(path: str, kind: str = "classification") -> Dict[str, list]:
+    return translation_table(READ_META[kind](path))
+
+
+# --- writing a data directory
+
+@contextlib.contextmanager
+def data_dir_in_progress(dest: str, inputs=(), force: bool = False):
+    """A temporary folder (with meta/) next to dest, swapped into place when the block completes
+    (files.dir_in_progress); dest may not be an input, a file or a folder of someone else's."""
+    with dir_in_progress(dest, "--dest", DATA_DIR, inputs, force) as work:
+        os.makedirs(os.path.join(work, "meta"))
+        yield work
+
+
+def finish_data_dir(work: str, model_dir: str, kind: str, data: dict, labels, sentence_pair=False,
+                    label_dict: bool = False) -> None:
+    """The model's sentencepiece model and xtune.json; with label_dict, also input0/dict.txt (the
+    model's) and label/dict.txt, which fairseq's task setup reads when nothing was binarized."""
+    if label_dict:
+        for sub in ("input0", "label"):
+            os.makedirs(os.path.join(work, sub), exist_ok=True)
+        shutil.copyfile(os.path.join(model_dir, "dict.txt"), os.path.join(work, "input0", "dict.txt"))
+        with open(os.path.join(work, "label", "dict.txt"), "w", encoding="utf-8") as f:
+            f.writelines(f"{name} 1\n" for name in labels)
+    shutil.copyfile(os.path.join(model_dir, "sentencepiece.bpe.model"), os.path.join(work, "sentencepiece.bpe.model"))
+    write_data_info(work, model_dir, kind, data, labels, sentence_pair)
