@@ -23,7 +23,7 @@ from test_span_extraction import WINDOWS, qa  # noqa: F401 (fixture)
 from test_tagging import tag_args, tagging  # noqa: F401 (fixture)
 from xtune_fairseq.checkpoints import safe_load
 from xtune_fairseq.cli import pipeline
-from xtune_fairseq.data.paired_views_dataset import IGNORE
+from xtune_fairseq.data.targets import IGNORE
 from xtune_fairseq.recipes import RECIPES
 
 NO_DROPOUT = ("--dropout", "0", "--attention-dropout", "0", "--pooler-dropout", "0")

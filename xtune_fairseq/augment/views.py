@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from xtune_fairseq.augment.code_switch import CodeSwitcher
+from xtune_fairseq.augment.machine_translation import Translations
 from xtune_fairseq.augment.registry import AUGMENTATIONS
 from xtune_fairseq.augment.subword_sampling import SubwordSampler
 from xtune_fairseq.errors import InputError
@@ -39,17 +40,14 @@ class ViewMaker:
             raise InputError(f"unknown augmentation {kind!r}; expected one of {AUGMENTATIONS}")
         if kind == "cs" and switcher is None:
             raise InputError("code-switch augmentation (cs) needs --code-switch-dicts")
-        if kind == "mt" and not translations:
-            raise InputError("machine-translation augmentation (mt) needs translations (xtune-preprocess --translations)")
         self.kind, self.encoder, self.sampler = kind, encoder, sampler
-        self.switcher, self.translations = switcher, translations
+        self.switcher = switcher
+        self.translations = Translations(translations) if kind == "mt" else None
         self.tagging = tagging
 
     def check_covers(self, example_ids: Sequence[str]) -> None:
         if self.kind == "mt":
-            missing = [i for i in example_ids if i not in self.translations]
-            if missing:
-                raise InputError(f"no translation for {len(missing)} training examples, e.g. ids {missing[:5]}")
+            self.translations.check_covers(example_ids)
 
     def encode_texts(self, texts: Sequence[str], rng: Optional[np.random.Generator]) -> List[int]:
         per_text = []
@@ -79,9 +77,8 @@ class ViewMaker:
         if self.kind == "cs":
             texts = [" ".join(self.switcher(t.split(), rng)[0]) for t in example.texts]
             return View(self.encode_texts(texts, None))
-        choices = self.translations[example.id]
-        k = int(rng.integers(len(choices)))
-        return View(self.encode_texts(choices[k].texts, None), translation=k)
+        k, translation = self.translations.draw(example.id, rng)
+        return View(self.encode_texts(translation.texts, None), translation=k)
 
     def _tagging_view(self, example, rng) -> View:
         if self.kind == "ss":
@@ -92,7 +89,6 @@ class ViewMaker:
                 raise InputError(f"example {example.id}: code-switch produced a multi-word entry; tagging needs "
                                  "a single-word switcher")
             return self.encode_words(switched, None, example.id)
-        choices = self.translations[example.id]
-        k = int(rng.integers(len(choices)))
-        view = self.encode_words(choices[k].words, None, choices[k].id)
-        return replace(view, translation=k, translation_words=tuple(choices[k].words))
+        k, translation = self.translations.draw(example.id, rng)
+        view = self.encode_words(translation.words, None, translation.id)
+        return replace(view, translation=k, translation_words=tuple(translation.words))

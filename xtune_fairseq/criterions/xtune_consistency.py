@@ -10,9 +10,8 @@ from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
-from xtune_fairseq.augment.gaussian_noise import rows_noise
-from xtune_fairseq.data.paired_views_dataset import IGNORE
 from xtune_fairseq.consistency import masked_sum, teacher_hard_ce, teacher_kl
+from xtune_fairseq.data.targets import IGNORE
 from xtune_fairseq.errors import InputError, NonFiniteLoss
 from xtune_fairseq.evaluation.entities import f1_from_counts
 from xtune_fairseq.flag_ranges import check_ranges
@@ -59,7 +58,7 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         check_ranges(cfg)  # --r1-lambda/--r2-lambda: NaN or < 0 silently turned a term off
         if cfg.regression_target:
             raise InputError("xtune_consistency does not support --regression-target")
-        cached = bool(getattr(getattr(task, "cfg", None), "teacher_cache", ""))
+        cached = task.uses_teacher_cache() if hasattr(task, "uses_teacher_cache") else False
         if cfg.r2_lambda > 0 and not cfg.teacher_path and not cached:
             raise InputError("--r2-lambda > 0 needs --teacher-path (the stage-1 checkpoint)")
         self.cfg = cfg
@@ -81,8 +80,7 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         noise = None
         if model.training and noise_rows is not None and bool(noise_rows.any()):
             dim = model.encoder.sentence_encoder.embed_tokens.embedding_dim
-            noise = rows_noise((view["src_tokens"].size(0), view["src_tokens"].size(1), dim), noise_rows,
-                               self.task.cfg.noise_std, self.task.cfg.noise_kind)
+            noise = self.task.embedding_noise((view["src_tokens"].size(0), view["src_tokens"].size(1), dim), noise_rows)
         logits, valid = self.task.predictions(model, view, noise)
         logits_in, valid_in = logits[:batch], valid[:batch]
         n_labels = logits.size(-1)

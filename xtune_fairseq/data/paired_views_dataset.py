@@ -14,12 +14,12 @@ import numpy as np
 import torch
 from fairseq.data import FairseqDataset, data_utils
 
+from xtune_fairseq.augment.machine_translation import PARTNER_IS_ORIGINAL, PARTNER_OF_TRANSLATION, partner_source
 from xtune_fairseq.augment.views import View, ViewMaker
 from xtune_fairseq.data.tagged import TaggedSentence
+from xtune_fairseq.data.targets import IGNORE
 from xtune_fairseq.data.view_rows import INPUT_STREAM, PARTNER_STREAM, ViewRowsDataset
 from xtune_fairseq.word_alignment import NO_WORD
-
-IGNORE = -100  # target of a word that has no tag (padding, translated sentences)
 
 
 class TokenViews:
@@ -88,9 +88,11 @@ class PairedViewsDataset(ViewRowsDataset):
             "teacher_logits": self._cached_teacher(src, example.id, is_aug, view.noise, view.translation),
         }
         if self.partner is not None:
-            if is_aug and self.partner.kind == "mt" and self.augment.kind == "mt":
+            source = partner_source(self.augment.kind if is_aug else "none", self.partner.kind, is_aug,
+                                    view.translation is not None, translation_has_own_views=self.partner.tagging)
+            if source == PARTNER_IS_ORIGINAL:
                 pv = orig  # a translation's own fresh translation would be itself
-            elif view.translation is not None and self.partner.tagging:
+            elif source == PARTNER_OF_TRANSLATION:
                 # the translation as an example of its own, so A' re-samples the translated words
                 translated = TaggedSentence(example.id, example.lang, view.translation_words)
                 pv = self.partner(translated, view, self.rng(index, PARTNER_STREAM))

@@ -17,8 +17,11 @@ import numpy as np
 import torch
 from fairseq.data import data_utils
 
+from xtune_fairseq.augment.machine_translation import (
+    PARTNER_IS_ORIGINAL, PARTNER_OF_TRANSLATION, Translations, partner_source,
+)
 from xtune_fairseq.augment.registry import AUGMENTATIONS
-from xtune_fairseq.data.paired_views_dataset import IGNORE
+from xtune_fairseq.data.targets import IGNORE
 from xtune_fairseq.data.view_rows import INPUT_STREAM, PARTNER_STREAM, ViewRowsDataset
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.qa.consistency_masks import aligned_positions, pair_windows
@@ -58,18 +61,15 @@ class QAViewMaker:
             raise InputError(f"unknown augmentation {kind!r}; expected one of {AUGMENTATIONS}")
         if kind == "cs" and switcher is None:
             raise InputError("code-switch augmentation (cs) needs --code-switch-dicts")
-        if kind == "mt" and not translations:
-            raise InputError("machine-translation augmentation (mt) needs translations "
-                             "(xtune-preprocess --kind qa --translations)")
-        self.kind, self.sampler, self.switcher, self.translations = kind, sampler, switcher, translations
+        self.kind, self.sampler, self.switcher = kind, sampler, switcher
+        self.translations = (Translations(translations, "xtune-preprocess --kind qa --translations")
+                             if kind == "mt" else None)
         self.max_length, self.doc_stride, self.max_query_length = max_length, doc_stride, max_query_length
         self._translated: Dict[Tuple[str, int], QAView] = {}
 
     def check_covers(self, examples: Sequence[QAExample]) -> None:
         if self.kind == "mt":
-            missing = [ex.id for ex in examples if ex.id not in self.translations]
-            if missing:
-                raise InputError(f"no translation for {len(missing)} training questions, e.g. ids {missing[:5]}")
+            self.translations.check_covers([ex.id for ex in examples], "training questions")
 
     def encode(self, example: QAExample, sample_rng=None, switch_rng=None) -> QAView:
         """The example's view: subword sampling with sample_rng, code-switch with switch_rng."""
@@ -101,10 +101,9 @@ class QAViewMaker:
             return self.encode(example, sample_rng=rng)
         if self.kind == "cs":
             return self.encode(example, switch_rng=rng)
-        choices = self.translations[example.id]
-        k = int(rng.integers(len(choices)))
+        k, translation = self.translations.draw(example.id, rng)
         if (example.id, k) not in self._translated:  # a translation is fixed text: encode it once
-            self._translated[example.id, k] = dataclasses.replace(self.encode(choices[k]), translation=k)
+            self._translated[example.id, k] = dataclasses.replace(self.encode(translation), translation=k)
         return self._translated[example.id, k]
 
 
@@ -184,8 +183,13 @@ class QAViewsDataset(ViewRowsDataset):
         }
         if self.partner is not None:
             # a translated row is compared with a view of the translation (its words, its windows)
-            base = orig if view.translation is None else dataclasses.replace(view, noise=False)
-            pv = self.partner(view.example, base, self.rng(index, PARTNER_STREAM))
+            source = partner_source(self.augment.kind if is_aug else "none", self.partner.kind, is_aug,
+                                    view.translation is not None, translation_has_own_views=True)
+            if source == PARTNER_IS_ORIGINAL:  # not reached: the QA task refuses --r1-augmentation mt
+                pv = orig
+            else:
+                base = dataclasses.replace(view, noise=False) if source == PARTNER_OF_TRANSLATION else orig
+                pv = self.partner(view.example, base, self.rng(index, PARTNER_STREAM))
             pw = pv.windows[matching_window(window, view.changed, w, len(view.windows), pv, True)]
             item["partner"] = self._ids(pw)
             item["partner_noise"] = pv.noise

@@ -13,15 +13,14 @@ from xtune_fairseq.augment.views import ViewMaker
 from xtune_fairseq.data.paired_views_dataset import ListViews, PairedViewsDataset
 from xtune_fairseq.data.prepared import meta_path, read_tagged_meta
 from xtune_fairseq.evaluation.entities import entity_counts, is_bio
-from xtune_fairseq.tasks.xtune_classification import XtuneClassificationConfig, XtuneClassificationTask
-from xtune_fairseq.text import TextEncoder
+from xtune_fairseq.tasks.xtune_base import XtuneTask, XtuneTaskConfig
 from xtune_fairseq.word_alignment import POOLING, pool_words
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class XtuneSequenceLabelingConfig(XtuneClassificationConfig):
+class XtuneSequenceLabelingConfig(XtuneTaskConfig):
     word_pooling: ChoiceEnum(POOLING) = field(
         default="first",
         metadata={"help": "word vector from its first subword (NER), the average of its subwords (the paper's POS) "
@@ -31,7 +30,7 @@ class XtuneSequenceLabelingConfig(XtuneClassificationConfig):
 
 
 @register_task("xtune_sequence_labeling", dataclass=XtuneSequenceLabelingConfig)
-class XtuneSequenceLabelingTask(XtuneClassificationTask):
+class XtuneSequenceLabelingTask(XtuneTask):
     kind = "tagging"
 
     def load_dataset(self, split, combine=False, **kwargs):
@@ -53,10 +52,6 @@ class XtuneSequenceLabelingTask(XtuneClassificationTask):
                     len(dataset) - len(sentences),
                     f"; {cut} sentences longer than --max-positions lose their last words" if cut else "")
         return self.datasets[split]
-
-    def _encoder(self):
-        return TextEncoder(self.source_dictionary.index, self.cfg.init_token, self.source_dictionary.eos(),
-                           self.max_positions())
 
     def predictions(self, model, view: dict, embedding_noise=None):
         """(rows, words, tags) logits from pooled word vectors, and the mask of words that have tokens."""

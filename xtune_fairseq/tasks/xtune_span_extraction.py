@@ -16,7 +16,7 @@ from xtune_fairseq.errors import InputError
 from xtune_fairseq.qa.consistency_masks import span_r1
 from xtune_fairseq.qa.nbest import best_span_overlap
 from xtune_fairseq.qa.windows import N_SPECIALS
-from xtune_fairseq.tasks.xtune_classification import XtuneClassificationConfig, XtuneClassificationTask
+from xtune_fairseq.tasks.xtune_base import XtuneTask, XtuneTaskConfig
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ SPAN_HEAD = "span_head"
 
 
 @dataclass
-class XtuneSpanExtractionConfig(XtuneClassificationConfig):
+class XtuneSpanExtractionConfig(XtuneTaskConfig):
     max_positions: int = field(default=384, metadata={"help": "tokens per window (the paper's max length for QA)"})
     doc_stride: int = field(default=128, metadata={"help": "context pieces between the starts of two windows"})
     max_query_length: int = field(default=64, metadata={"help": "question pieces kept (the rest is cut)"})
@@ -35,7 +35,7 @@ class XtuneSpanExtractionConfig(XtuneClassificationConfig):
 
 
 @register_task("xtune_span_extraction", dataclass=XtuneSpanExtractionConfig)
-class XtuneSpanExtractionTask(XtuneClassificationTask):
+class XtuneSpanExtractionTask(XtuneTask):
     kind = "qa"
 
     @classmethod
