@@ -179,7 +179,7 @@ def test_nan_teacher_logits_stop_training_naming_the_teacher(tiny, moved):
     task.load_dataset("train")
     ds = task.dataset("train").dataset
     sample = ds.collater([ds[i] for i in range(4)])
-    crit._teacher.model.classification_heads[HEAD].out_proj.bias.data[0] = float("nan")  # e.g. an fp16 overflow
+    crit._teacher.frozen.model.classification_heads[HEAD].out_proj.bias.data[0] = float("nan")  # e.g. an fp16 overflow
     with pytest.raises(NonFiniteLoss, match=r"checkpoint_last.pt: the teacher's logits are NaN/inf"):
         crit(model, sample)
 

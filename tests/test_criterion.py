@@ -88,7 +88,7 @@ def test_r2_against_teacher_computed_directly(tiny, stage1, hard, rows):
     nll = F.cross_entropy(s, sample["target"], reduction="sum")
     assert torch.allclose(loss.detach(), nll + 2 * per_row.sum(), atol=1e-4)
 
-    frozen = crit._teacher.model
+    frozen = crit._teacher.frozen.model
     assert not crit.state_dict() and not list(crit.parameters())
     assert all(not p.requires_grad and p.grad is None for p in frozen.parameters())
     assert not frozen.training
@@ -175,7 +175,7 @@ def test_cached_teacher_gives_the_same_r2_without_a_teacher_forward(tiny, stage1
     _, _, log_online = online(model, sample)
 
     task_c, _, cached = make_task(tiny, *common, "--teacher-cache", str(path), criterion=True)
-    assert cached._teacher is None  # nothing to run: every input of D + MT(D) is fixed
+    assert cached._teacher.frozen is None  # nothing to run: every input of D + MT(D) is fixed
     sample_c = batch_of(task_c)
     assert torch.equal(sample_c["net_input"]["src_tokens"], sample["net_input"]["src_tokens"])
     assert "teacher_logits" in sample_c and sample_c["is_aug"].any()
@@ -224,8 +224,8 @@ def test_partly_cached_batches_run_the_teacher_on_the_other_rows_only(tiny, stag
     sample = batch_of(task_c)
     assert 0 < int(sample["teacher_cached"].sum()) < sample["teacher_cached"].numel()
     rows_seen = []
-    forward = mixed._teacher.predictions
-    mixed._teacher.predictions = lambda view, *a, **k: rows_seen.append(view["src_tokens"].size(0)) or forward(view, *a, **k)
+    forward = mixed._teacher.frozen.predictions
+    mixed._teacher.frozen.predictions = lambda view, *a, **k: rows_seen.append(view["src_tokens"].size(0)) or forward(view, *a, **k)
     _, _, log_mixed = mixed(model, sample)
     assert rows_seen == [int((~sample["teacher_cached"]).sum())]
     assert log_online["r2_loss"] > 0

@@ -286,7 +286,9 @@ def test_r2_when_partners_are_longer_than_every_input(qa):
             with torch.no_grad():
                 return task.predictions(model, view, embedding_noise)[0]
 
-    crit._teacher, crit.cfg.r2_lambda = Teacher(), 1.0
+    from xtune_fairseq import teacher
+
+    crit._teacher, crit.cfg.r2_lambda = teacher.Teacher(Teacher(), crit.padding_idx), 1.0
     loss, _, log = crit(model, batch)
     assert torch.isfinite(loss) and float(log["r1_loss"]) > 0
     assert float(log["r2_loss"]) == pytest.approx(0.0, abs=1e-5)

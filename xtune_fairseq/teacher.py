@@ -1,6 +1,8 @@
 """The frozen stage-1 model behind R2: loaded once, eval mode, no gradients, and kept out
-of the student's state dict, optimizer and gradient synchronisation. Also the checks on its
-precomputed form, an xtune-teacher-cache file: made by this teacher, for these rows, finite."""
+of the student's state dict, optimizer and gradient synchronisation; R2's teacher, which answers
+from its precomputed form (an xtune-teacher-cache file carried in the batch) where it can and from
+that model for the other rows. Also the checks on such a file: made by this teacher, for these
+rows, finite."""
 
 import hashlib
 import json
@@ -9,6 +11,7 @@ import os
 import torch
 
 from xtune_fairseq.checkpoints import check_finite_weights, checkpoint_labels, load_fairseq_checkpoint
+from xtune_fairseq.data.targets import items
 from xtune_fairseq.errors import InputError, NonFiniteLoss
 
 
@@ -46,6 +49,43 @@ class FrozenTeacher:
             raise NonFiniteLoss(f"{self.path}: the teacher's logits are NaN/inf on this batch (its weights were "
                                 f"finite when loaded: an overflow in {logits.dtype}?)")
         return logits
+
+
+class Teacher:
+    """R2's theta*, online or cached: the criterion asks it for the teacher's logits of a batch's
+    input rows. Rows the batch carries cached predictions for (fixed inputs, --teacher-cache) are
+    answered from the cache, the others (re-sampled or noised views) by one forward of the frozen
+    model (--teacher-path) over just those rows."""
+
+    def __init__(self, frozen, padding_idx: int):
+        self.frozen = frozen  # a FrozenTeacher, or None with a cache alone
+        self.padding_idx = padding_idx
+
+    @classmethod
+    def load(cls, path, task, padding_idx: int) -> "Teacher":
+        return cls(FrozenTeacher(path, task) if path else None, padding_idx)
+
+    def predictions(self, sample: dict, embedding_noise=None, like: torch.Tensor = None) -> torch.Tensor:
+        """(rows, items, labels) logits for the sample's input rows, with like's number of items."""
+        n_items = like.size(1)
+        cached = sample.get("teacher_cached")
+        if cached is not None and bool(cached.all()):
+            return items(sample["teacher_logits"], n_items, logits_dim=True)
+        if self.frozen is None:
+            raise InputError("rows without cached teacher predictions (re-sampled or noised views) need "
+                             "--teacher-path besides --teacher-cache")
+        view = sample["net_input"]
+        if cached is None:
+            return items(self.frozen.predictions(view, embedding_noise, like=like), n_items, logits_dim=True)
+        rows = (~cached).nonzero().squeeze(1)
+        tokens = view["src_tokens"][rows]
+        width = int((tokens != self.padding_idx).sum(1).max())  # drop the padding the cached rows needed
+        sub = {"src_tokens": tokens[:, :width]}
+        noise = None if embedding_noise is None else embedding_noise[rows, :width]
+        online = self.frozen.predictions(sub, noise, like=like)
+        out = items(sample["teacher_logits"], n_items, logits_dim=True).to(online.dtype).clone()
+        out[rows] = items(online, n_items, logits_dim=True)
+        return out
 
 
 def check_teacher_compatible(state, path, task):

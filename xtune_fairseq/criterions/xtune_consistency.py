@@ -11,11 +11,11 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
 from xtune_fairseq.consistency import masked_sum, teacher_hard_ce, teacher_kl
-from xtune_fairseq.data.targets import IGNORE
+from xtune_fairseq.data.targets import IGNORE, items
 from xtune_fairseq.errors import InputError, NonFiniteLoss
 from xtune_fairseq.evaluation.entities import f1_from_counts
 from xtune_fairseq.flag_ranges import check_ranges
-from xtune_fairseq.teacher import FrozenTeacher
+from xtune_fairseq.teacher import Teacher
 from xtune_fairseq.word_alignment import NO_WORD
 
 
@@ -64,7 +64,7 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         self.cfg = cfg
         self.languages = list(getattr(task, "languages", []))
         # a plain attribute, not a submodule: the teacher stays out of state_dict and DDP
-        self._teacher = FrozenTeacher(cfg.teacher_path, task) if cfg.r2_lambda > 0 and cfg.teacher_path else None
+        self._teacher = Teacher.load(cfg.teacher_path, task, self.padding_idx) if cfg.r2_lambda > 0 else None
 
     def forward(self, model, sample, reduce=True):
         """Every task kind predicts (rows, items, labels) logits with a (rows, items) mask of real items:
@@ -85,7 +85,7 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         logits_in, valid_in = logits[:batch], valid[:batch]
         n_labels = logits.size(-1)
 
-        target = _items(sample["target"], logits_in.size(1))
+        target = items(sample["target"], logits_in.size(1))
         labelled = valid_in & (target != IGNORE)
         lprobs = F.log_softmax(logits_in, dim=-1, dtype=torch.float32)
         nll = F.nll_loss(lprobs[labelled], target[labelled], reduction="sum")
@@ -128,7 +128,7 @@ class XtuneConsistencyCriterion(FairseqCriterion):
 
     def _r2(self, sample, noise, logits, valid):
         """R2 summed over its items (the augmented copies' items, or every row's), and their number."""
-        t_logits = self._teacher_logits(sample, noise, logits)
+        t_logits = self._teacher.predictions(sample, noise, like=logits)
         rows = valid
         if self.cfg.r2_rows == "augmented":
             rows = rows & sample["is_aug"].unsqueeze(1)
@@ -158,27 +158,6 @@ class XtuneConsistencyCriterion(FairseqCriterion):
             if f1 is not None:
                 for j, part in enumerate(F1_PARTS):
                     out[f"{part}_lang:{name}"] = f1[rows, j].sum().item()
-        return out
-
-    def _teacher_logits(self, sample, noise, like):
-        """theta*'s logits for the input rows: cached ones (fixed inputs, --teacher-cache) as they are,
-        the others (re-sampled or noised views) from one teacher forward over just those rows."""
-        cached = sample.get("teacher_cached")
-        if cached is not None and bool(cached.all()):
-            return _items(sample["teacher_logits"], like.size(1), logits_dim=True)
-        if self._teacher is None:
-            raise InputError("rows without cached teacher predictions (re-sampled or noised views) need "
-                             "--teacher-path besides --teacher-cache")
-        view = sample["net_input"]
-        if cached is None:
-            return _items(self._teacher.predictions(view, noise, like=like), like.size(1), logits_dim=True)
-        rows = (~cached).nonzero().squeeze(1)
-        tokens = view["src_tokens"][rows]
-        width = int((tokens != self.padding_idx).sum(1).max())  # drop the padding the cached rows needed
-        sub = {"src_tokens": tokens[:, :width]}
-        online = self._teacher.predictions(sub, None if noise is None else noise[rows, :width], like=like)
-        out = _items(sample["teacher_logits"], like.size(1), logits_dim=True).to(online.dtype).clone()
-        out[rows] = _items(online, like.size(1), logits_dim=True)
         return out
 
     @staticmethod
@@ -271,16 +250,3 @@ def _cat_views(view: dict, partner: dict, pad: int) -> dict:
     if "word_of_token" in view:
         out["word_of_token"] = _cat_padded(view["word_of_token"], partner["word_of_token"], NO_WORD)
     return out
-
-
-def _items(t: torch.Tensor, n_items: int, logits_dim: bool = False) -> torch.Tensor:
-    """Targets (rows,) or (rows, words), or teacher logits with a label axis, padded or cut to n_items
-    (words cut off by --max-positions have no prediction and no loss)."""
-    if t.dim() == (2 if logits_dim else 1):
-        t = t.unsqueeze(1)
-    t = t[:, :n_items]
-    missing = n_items - t.size(1)
-    if missing > 0:
-        pad = (0, 0, 0, missing) if logits_dim else (0, missing)
-        t = F.pad(t, pad, value=0.0 if logits_dim else IGNORE)
-    return t
