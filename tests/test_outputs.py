@@ -175,3 +175,28 @@ def test_named_output_files_are_not_inputs(tmp_path, capsys):
     refused(capsys, code, f"--out {tmp_path / 'results'}", "is an input of this command")
     code = teacher_cache.main(["--teacher", str(ck), "--data", str(tmp_path / "data"), "--out", str(tmp_path)])
     refused(capsys, code, "is a folder")
+
+
+def test_interrupted_pipeline_stops_its_training_process(tmp_path, monkeypatch):
+    """SIGTERM to xtune-pipeline alone (not its process group) must not leave fairseq-train running."""
+    import _thread
+    import threading
+    from types import SimpleNamespace
+
+    from xtune_fairseq.cli import pipeline
+
+    children = []
+    real_popen = subprocess.Popen
+
+    def popen(cmd, **kwargs):
+        children.append(real_popen(cmd, **kwargs))
+        return children[-1]
+
+    sleeper = [sys.executable, "-c", "import time; print('started', flush=True); time.sleep(120)"]
+    monkeypatch.setattr(pipeline, "train_command", lambda *a: sleeper)
+    monkeypatch.setattr(pipeline.subprocess, "Popen", popen)
+    threading.Timer(1.0, _thread.interrupt_main).start()  # what run_cli makes of SIGTERM
+    a = SimpleNamespace(out=str(tmp_path), stage1_epochs=None, epochs=1)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run_stage(a, 1, 10)
+    assert children and children[0].poll() is not None  # the child was stopped, not orphaned

@@ -104,13 +104,18 @@ def run_stage(a, stage, n_rows):
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     with open(log_path, "a") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        for line in proc.stdout:
-            log.write(line)
-            if "valid on" in line or "| ERROR |" in line or line.startswith("error:"):
-                print(f"[xtune] stage {stage}: " + line.split("| valid |")[-1].strip(), flush=True)
-            elif "| train_inner |" in line:
-                print(f"[xtune] stage {stage}: " + _short_progress(line), flush=True)
-        proc.wait()
+        try:
+            for line in proc.stdout:
+                log.write(line)
+                if "valid on" in line or "| ERROR |" in line or line.startswith("error:"):
+                    print(f"[xtune] stage {stage}: " + line.split("| valid |")[-1].strip(), flush=True)
+                elif "| train_inner |" in line:
+                    print(f"[xtune] stage {stage}: " + _short_progress(line), flush=True)
+            proc.wait()
+        except BaseException:  # interrupted (Ctrl-C, or SIGTERM to this process alone): no orphan training
+            proc.terminate()
+            proc.wait()
+            raise
     if proc.returncode != 0:
         tail = open(log_path).read().splitlines()[-15:]
         raise InputError(f"stage {stage} training failed (exit {proc.returncode}); last lines of {log_path}:\n" + "\n".join(tail))
