@@ -91,3 +91,24 @@ def test_results_compare_writes_a_significance_table(tmp_path, capsys):
     (tmp_path / "results-s1.json").write_text(json.dumps(other))
     assert main(argv[:-4] + ["--out", str(tmp_path / "t2"), "--compare", "baseline"]) == 2
     assert "not evaluated on the same test examples" in capsys.readouterr().err
+
+
+def test_per_example_statistics_follow_the_split_order_whatever_the_seed(tiny, tmp_path):
+    """Batching order depends on the checkpoint's seed; the statistics of two runs pair example by example."""
+    from conftest import fairseq_train, train_args
+    from xtune_fairseq.cli.evaluate import evaluate
+    from xtune_fairseq.data.prepared import read_examples
+
+    specs = []
+    for seed in (1, 2):
+        save = tmp_path / f"s{seed}"
+        fairseq_train(train_args(tiny, save, "--r1-lambda", "0", "--sort-by-length", "--seed", str(seed)))
+        specs.append(f"s{seed}={save / 'checkpoint_best.pt'}")
+    results = evaluate(specs, tiny["bin"], "test")
+    split = [ex.lang for ex in read_examples(f"{tiny['bin']}/meta/test.jsonl")]
+    assert results["s1"]["examples"]["langs"] == results["s2"]["examples"]["langs"] == split
+    for r in results.values():  # the statistics give the reported scores back
+        stats = np.array(r["examples"]["stats"])
+        for lang, score in r["per_language"].items():
+            mine = [s for s, l in zip(stats, split) if l == lang]
+            assert score == pytest.approx(100 * sum(s[0] for s in mine) / len(mine))

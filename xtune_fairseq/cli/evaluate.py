@@ -38,11 +38,12 @@ def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 6
     sentences = getattr(dataset, "dataset", dataset).examples
     if task.kind == "qa":
         return (task,) + _predict_answers(task, model, itr, getattr(dataset, "dataset", dataset))
-    langs, preds, golds = [], [], []
+    ids, langs, preds, golds = [], [], [], []
     with torch.inference_mode():
         for sample in itr:
             logits, valid = task.predictions(model, sample["net_input"])
             best = logits.argmax(-1)
+            ids += sample["id"].tolist()
             langs += [task.languages[i] for i in sample["lang"].tolist()]
             if task.kind == "classification":
                 preds += best[:, 0].tolist()
@@ -53,7 +54,10 @@ def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 6
                 preds.append([task.label_names[best[row, w]] if w < valid.size(1) and valid[row, w] else None
                               for w in range(len(sentence.words))])
                 golds.append(list(sentence.tags))
-    return task, langs, preds, golds
+    # in the split's own order, whatever order batching used (it depends on the checkpoint's seed):
+    # per-example statistics of two runs then pair example by example
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    return task, *([seq[i] for i in order] for seq in (langs, preds, golds))
 
 
 def _predict_answers(task, model, itr, dataset):
