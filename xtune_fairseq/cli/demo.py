@@ -172,7 +172,8 @@ def run_rows(rows, names, common, out, seed, label="demo"):
 
 
 def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", row_set: str = "demo",
-        n_train: int = 1000):
+        n_train: int = 1000) -> dict:
+    """One seed's rows ({name: evaluation}), also written as results-ROWS-sSEED.{json,md,png}."""
     from xtune_fairseq.cli.evaluate import write_outputs
     from xtune_fairseq.evaluation.plots import bar_chart
 
@@ -187,36 +188,24 @@ def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", r
                   *SETTINGS[preset]]
         results = run_rows(sentiment_rows(), ROW_SETS[row_set], common, out, seed)
     stem = os.path.join(out, f"results-{row_set}-s{seed}")
-    table = write_outputs(results, stem + ".json", stem + ".md")
+    write_outputs(results, stem + ".json", stem + ".md")
     bar_chart(results, stem + ".png", f"{task}: {row_set} rows (seed {seed})")
-    return table, stem
+    return results
 
 
 def run_seeds(preset: str, out: str, cache: str, seeds, task: str = "sentiment", row_set: str = "demo",
               n_train: int = 1000):
     """Each seed's rows (finished runs reused), mean ± std over the seeds, and a paired significance
     test of every row against the baseline over test examples and seeds."""
-    import json
+    from xtune_fairseq.cli.results import write_significance, write_tables
 
-    from xtune_fairseq.cli.results import compare, significance_table, write_tables
-    from xtune_fairseq.files import atomic_open
-
-    per_seed = []
-    for seed in seeds:
-        run(preset, out, cache, seed, task, row_set, n_train)
-        with open(os.path.join(out, f"results-{row_set}-s{seed}.json")) as f:
-            per_seed.append(json.load(f))
+    per_seed = [run(preset, out, cache, seed, task, row_set, n_train) for seed in seeds]
     runs = {name: [r[name] for r in per_seed] for name in per_seed[0]}
     tag = "-".join(str(s) for s in seeds)
     stem = os.path.join(out, f"results-{row_set}-seeds-{tag}")
     metric = next(iter(per_seed[0].values()))["metric"]
     table, gap = write_tables(runs, stem, f"{task} {metric}, mean ± std over seeds {tag}")
-    tests = compare(runs, "baseline")
-    significance = significance_table(tests, "baseline")
-    with atomic_open(stem + "-significance.md") as f:
-        f.write(significance)
-    with atomic_open(stem + "-significance.json") as f:
-        json.dump(tests, f, indent=1)
+    significance = write_significance(runs, "baseline", stem)
     return table + "\n" + gap + "\n" + significance, stem
 
 

@@ -14,7 +14,7 @@ import os
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.errors import InputError
-from xtune_fairseq.evaluation.entities import entity_f1, is_bio, token_accuracy
+from xtune_fairseq.evaluation.entities import entity_f1, tagging_metric, token_accuracy
 from xtune_fairseq.evaluation.metrics import markdown_table, per_language_accuracy, summarize
 from xtune_fairseq.files import atomic_open, check_output_file
 from xtune_fairseq.flag_ranges import check_ranges
@@ -101,8 +101,7 @@ def score(task, langs, preds, golds, metric: str = "auto"):
         return {lang: s["f1"] for lang, s in scores.items()}, f"F1 ({'MLQA' if metric == 'mlqa' else 'SQuAD v1.1'})"
     if task.kind == "classification":
         return per_language_accuracy(langs, preds, golds), "accuracy"
-    if metric == "auto":
-        metric = "f1" if is_bio(task.label_names) else "accuracy"
+    metric = tagging_metric(metric, task.label_names)
     by_lang = {}
     for lang, p, g in zip(langs, preds, golds):
         by_lang.setdefault(lang, ([], []))
@@ -127,7 +126,7 @@ def example_stats(task, langs, preds, golds, metric: str = "auto") -> dict:
         stats = [[max(qa_metrics.f1(p, t, lang, mlqa) for t, _ in ex.answers), 1]
                  for lang, p, ex in zip(langs, preds, golds)]
         return {"langs": list(langs), "kind": "ratio", "stats": stats}
-    if metric == "f1" or (metric == "auto" and is_bio(task.label_names)):
+    if tagging_metric(metric, task.label_names) == "f1":
         stats = [list(entity_counts(g, [t or "O" for t in p])) for p, g in zip(preds, golds)]
         return {"langs": list(langs), "kind": "f1", "stats": stats}
     stats = [[sum(x == y for x, y in zip(g, p)), len(g)] for p, g in zip(preds, golds)]

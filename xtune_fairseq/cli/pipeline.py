@@ -212,12 +212,12 @@ def parse(argv=None):
 def resolve_kind_defaults(a, kind: str, labels) -> None:
     """Defaults that depend on the data: warm-up (the authors' classification runs have none) and
     the checkpoint-selection score (F1 where the authors select by F1)."""
-    from xtune_fairseq.evaluation.entities import is_bio
+    from xtune_fairseq.evaluation.entities import tagging_metric
 
     if a.warmup_ratio is None:
         a.warmup_ratio = 0.0 if kind == "classification" else 0.1
     if a.best_metric == "auto":
-        f1 = kind == "qa" or (kind == "tagging" and (a.metric == "f1" or (a.metric == "auto" and is_bio(labels))))
+        f1 = kind == "qa" or (kind == "tagging" and tagging_metric(a.metric, labels) == "f1")
         a.best_metric = "avg_f1" if f1 else "avg_acc"
 
 

@@ -88,6 +88,17 @@ def compare(runs, baseline: str, n_samples: int = 10000):
         return entries
 
     base = stats(baseline)
+    first = base[0]["examples"]
+
+    def same_examples(entries):
+        return all(e["examples"]["langs"] == first["langs"] and e["examples"]["kind"] == first["kind"]
+                   for e in entries)
+
+    if not same_examples(base):
+        raise InputError(f"--run {baseline}: its results were not evaluated on the same test examples")
+    langs = sorted(set(first["langs"]))
+    ids = [langs.index(lang) for lang in first["langs"]]
+    b = np.array([e["examples"]["stats"] for e in base])
     out = {}
     for name in runs:
         if name == baseline:
@@ -96,14 +107,9 @@ def compare(runs, baseline: str, n_samples: int = 10000):
         if len(rows) != len(base):
             raise InputError(f"--run {name}: {len(rows)} results but {len(base)} of {baseline}: the test pairs "
                              "seed by seed")
-        first = base[0]["examples"]
-        for e in rows + base:
-            if e["examples"]["langs"] != first["langs"] or e["examples"]["kind"] != first["kind"]:
-                raise InputError(f"--run {name}: not evaluated on the same test examples as {baseline}")
-        langs = sorted(set(first["langs"]))
-        ids = [langs.index(lang) for lang in first["langs"]]
+        if not same_examples(rows):
+            raise InputError(f"--run {name}: not evaluated on the same test examples as {baseline}")
         a = np.array([e["examples"]["stats"] for e in rows])
-        b = np.array([e["examples"]["stats"] for e in base])
         out[name] = dict(paired_randomization(a, b, ids, first["kind"], n_samples), seeds=len(rows))
     for name, p in zip(out, holm([r["p_value"] for r in out.values()])):
         out[name]["p_holm"] = p
@@ -118,6 +124,17 @@ def significance_table(tests, baseline: str, alpha: float = 0.05) -> str:
         verdict = "yes" if t["p_holm"] < alpha else "no"
         lines.append(f"| {name} | {t['difference']:+.2f} | {t['p_value']:.4f} | {t['p_holm']:.4f} | {verdict} |")
     return "\n".join(lines) + "\n"
+
+
+def write_significance(runs, baseline: str, stem: str, n_samples: int = 10000) -> str:
+    """compare() against the baseline, written as STEM-significance.md (the table, returned) and .json."""
+    tests = compare(runs, baseline, n_samples)
+    text = significance_table(tests, baseline)
+    with atomic_open(stem + "-significance.md") as f:
+        f.write(text)
+    with atomic_open(stem + "-significance.json") as f:
+        json.dump(tests, f, indent=1)
+    return text
 
 
 def main(argv=None):
@@ -143,13 +160,7 @@ def main(argv=None):
         table, gap = write_tables(runs, a.out, a.title)
         print(table + "\n" + gap)
         if a.compare:
-            tests = compare(runs, a.compare, a.samples)
-            text = significance_table(tests, a.compare)
-            with atomic_open(a.out + "-significance.md") as f:
-                f.write(text)
-            with atomic_open(a.out + "-significance.json") as f:
-                json.dump(tests, f, indent=1)
-            print(text)
+            print(write_significance(runs, a.compare, a.out, a.samples))
 
     return run_cli(go)
 

@@ -38,6 +38,13 @@ def is_bio(labels: Sequence[str]) -> bool:
     return "O" in labels and all(l == "O" or l[:2] in ("B-", "I-") for l in labels) and len(labels) > 1
 
 
+def tagging_metric(metric: str, labels: Sequence[str]) -> str:
+    """The score of a tagging run: `auto` is entity F1 for BIO tag sets, token accuracy otherwise."""
+    if metric != "auto":
+        return metric
+    return "f1" if is_bio(labels) else "accuracy"
+
+
 def entity_counts(gold: Sequence[str], pred: Sequence[str]) -> Tuple[int, int, int]:
     """(correct, predicted, gold) entities of one sentence: the summable parts of entity F1."""
     ge, pe = entities(gold), entities(pred)
