@@ -69,3 +69,13 @@ def test_missing_dictionary_and_bad_name(tmp_path):
     (tmp_path / "dictionary.txt").write_text("a b\n")
     with pytest.raises(InputError, match="en-XX"):
         load_muse_dictionaries([str(tmp_path / "dictionary.txt")])
+
+
+def test_two_dictionaries_into_one_language_are_refused(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d in ("a", "b"):
+        (tmp_path / d / "en-de.txt").write_text("good gut\n")
+    with pytest.raises(InputError, match="both dictionaries into 'de'") as e:
+        load_muse_dictionaries([str(tmp_path / "a" / "en-de.txt"), str(tmp_path / "b" / "en-de.txt")])
+    assert str(tmp_path / "a" / "en-de.txt") in str(e.value) and str(tmp_path / "b" / "en-de.txt") in str(e.value)

@@ -40,6 +40,16 @@ def test_tables_match_the_json_they_came_from(tmp_path):
     assert os.path.getsize(stem + ".png") > 5000
 
 
+def test_tables_without_the_source_language_have_no_gap(tmp_path):
+    # e.g. XTREME's udpos test split without English: the gap is undefined, the tables still come out
+    for seed in (1, 2):
+        (tmp_path / f"r{seed}.json").write_text(json.dumps({"baseline": summarize({"de": 70.0 + seed, "fr": 60.0})}))
+    stem = str(tmp_path / "out")
+    table, gap = write_tables(load_runs([f"baseline={tmp_path}/r*.json"]), stem)
+    assert "| baseline | 71.5 ± 0.7 | 60.0 ± 0.0 | 65.8 ± 0.4 | - |" in table
+    assert "| baseline | 2 | - |" in gap
+
+
 def test_markdown_table_single_run():
     md = markdown_table({"x": fake_result(90.0, 80.0, 70.0)})
     assert "| x | 80.0 | 90.0 | 70.0 | 80.0 | 15.0 |" in md

@@ -54,8 +54,15 @@ def dictionary_language(path: str) -> str:
 
 
 def load_muse_dictionaries(paths: Sequence[str]) -> Dict[str, Dictionary]:
-    """`en-de.txt` -> {"de": {...}}."""
-    return {dictionary_language(path): load_muse_dictionary(path) for path in paths}
+    """`en-de.txt` -> {"de": {...}}. Two files for one language are refused: one would silently replace the other."""
+    seen: Dict[str, str] = {}
+    for path in paths:
+        lang = dictionary_language(path)
+        if lang in seen:
+            raise InputError(f"--code-switch-dicts: {seen[lang]} and {path} are both dictionaries into {lang!r}; "
+                             f"expected one file per target language (concatenate them into one)")
+        seen[lang] = path
+    return {lang: load_muse_dictionary(path) for lang, path in seen.items()}
 
 
 def unmatched(dictionaries: Dict[str, Dictionary], texts: Iterable[str]) -> List[str]:

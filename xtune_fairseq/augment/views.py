@@ -17,6 +17,7 @@ from xtune_fairseq.errors import InputError
 from xtune_fairseq.text import TextEncoder
 from xtune_fairseq.word_alignment import word_of_token
 
+
 @dataclass
 class View:
     ids: List[int]
@@ -27,6 +28,16 @@ class View:
 
 
 class ViewMaker:
+    """Views of a sentence (pair), `<s> a </s> [</s> b </s>]`, made from its texts (classification).
+
+    __call__ picks the augmentation by kind; sampled, switched and translated make the view, and a
+    task whose examples have another shape overrides them (TaggingViewMaker).
+    """
+
+    # whether a translated view is an example of its own, so that its R1 partner is a view of the
+    # translation (partner_source); classification compares a translation with A'(x) of its source
+    translation_has_own_views = False
+
     def __init__(
         self,
         kind: str,
@@ -34,7 +45,6 @@ class ViewMaker:
         sampler: SubwordSampler,
         switcher: Optional[CodeSwitcher] = None,
         translations: Optional[Dict[str, list]] = None,
-        tagging: bool = False,
     ):
         if kind not in AUGMENTATIONS:
             raise InputError(f"unknown augmentation {kind!r}; expected one of {AUGMENTATIONS}")
@@ -43,11 +53,21 @@ class ViewMaker:
         self.kind, self.encoder, self.sampler = kind, encoder, sampler
         self.switcher = switcher
         self.translations = Translations(translations) if kind == "mt" else None
-        self.tagging = tagging
 
     def check_covers(self, example_ids: Sequence[str]) -> None:
         if self.kind == "mt":
             self.translations.check_covers(example_ids)
+
+    def __call__(self, example, orig: View, rng: np.random.Generator) -> View:
+        if self.kind == "none":
+            return orig
+        if self.kind == "gn":
+            return View(orig.ids, noise=True, word_of_token=orig.word_of_token)
+        if self.kind == "ss":
+            return self.sampled(example, rng)
+        if self.kind == "cs":
+            return self.switched(example, rng)
+        return self.translated(example, rng)
 
     def encode_texts(self, texts: Sequence[str], rng: Optional[np.random.Generator]) -> List[int]:
         per_text = []
@@ -55,6 +75,24 @@ class ViewMaker:
             pieces, _ = self.sampler.segment(text.split(), rng)
             per_text.append(self.encoder.ids([p for word in pieces for p in word]))
         return self.encoder.build(per_text)
+
+    def sampled(self, example, rng: np.random.Generator) -> View:
+        return View(self.encode_texts(example.texts, rng))
+
+    def switched(self, example, rng: np.random.Generator) -> View:
+        texts = [" ".join(self.switcher(t.split(), rng)[0]) for t in example.texts]
+        return View(self.encode_texts(texts, None))
+
+    def translated(self, example, rng: np.random.Generator) -> View:
+        k, translation = self.translations.draw(example.id, rng)
+        return View(self.encode_texts(translation.texts, None), translation=k)
+
+
+class TaggingViewMaker(ViewMaker):
+    """Views of a tagged sentence (its words): every view keeps the word count and carries the word
+    of every token, so per-word tags and R1 stay aligned word by word."""
+
+    translation_has_own_views = True  # R1 compares a translated sentence with a view of its own words
 
     def encode_words(self, words: Sequence[str], rng: Optional[np.random.Generator], example_id: str = "") -> View:
         """Tagging input `<s> pieces </s>` with the word of every token; every word keeps its place."""
@@ -65,30 +103,18 @@ class ViewMaker:
         ids = self.encoder.build([self.encoder.ids([p for word in pieces for p in word])])
         return View(ids, word_of_token=word_of_token(pieces, len(ids)))
 
-    def __call__(self, example, orig: View, rng: np.random.Generator) -> View:
-        if self.kind == "none":
-            return orig
-        if self.kind == "gn":
-            return View(orig.ids, noise=True, word_of_token=orig.word_of_token)
-        if self.tagging:
-            return self._tagging_view(example, rng)
-        if self.kind == "ss":
-            return View(self.encode_texts(example.texts, rng))
-        if self.kind == "cs":
-            texts = [" ".join(self.switcher(t.split(), rng)[0]) for t in example.texts]
-            return View(self.encode_texts(texts, None))
-        k, translation = self.translations.draw(example.id, rng)
-        return View(self.encode_texts(translation.texts, None), translation=k)
+    def sampled(self, example, rng: np.random.Generator) -> View:
+        return self.encode_words(example.words, rng, example.id)
 
-    def _tagging_view(self, example, rng) -> View:
-        if self.kind == "ss":
-            return self.encode_words(example.words, rng, example.id)
-        if self.kind == "cs":  # a switched word keeps its tag: the switcher never changes the word count
-            switched, _ = self.switcher(example.words, rng)
-            if any(len(w.split()) != 1 for w in switched):
-                raise InputError(f"example {example.id}: code-switch produced a multi-word entry; tagging needs "
-                                 "a single-word switcher")
-            return self.encode_words(switched, None, example.id)
+    def switched(self, example, rng: np.random.Generator) -> View:
+        # a switched word keeps its tag: the switcher never changes the word count
+        switched, _ = self.switcher(example.words, rng)
+        if any(len(w.split()) != 1 for w in switched):
+            raise InputError(f"example {example.id}: code-switch produced a multi-word entry; tagging needs "
+                             "a single-word switcher")
+        return self.encode_words(switched, None, example.id)
+
+    def translated(self, example, rng: np.random.Generator) -> View:
         k, translation = self.translations.draw(example.id, rng)
         view = self.encode_words(translation.words, None, translation.id)
         return replace(view, translation=k, translation_words=tuple(translation.words))

@@ -64,14 +64,27 @@ def make_teacher(a, out_dir):
 
 
 def bench(a):
-    import torch
-
     import xtune_fairseq.register  # noqa: F401
 
     teacher = make_teacher(a, tempfile.mkdtemp(prefix="xtune-bench-teacher-"))
     base = [a.data, "--user-dir", os.path.join(ROOT, "user_dir"), "--task", "xtune_classification",
             "--arch", "xlmr_xtune", "--pretrained-dir", a.model_dir, "--max-positions", str(a.max_positions),
             "--cpu", "--seed", "1"]
+    runs = {name: dict(zip(("task", "model", "crit"), _build(base, extra)))
+            for name, extra in config_flags(a, teacher).items()}
+    prepare_runs(runs, a)
+    time_updates(runs, a)
+    report = update_time_report(runs, a)
+    report["augmentation_throughput"] = augmentation_throughput(runs["r1"]["task"], a, report)
+    return report
+
+
+def config_flags(a, teacher):
+    """{configuration: its training flags}; writes the teacher cache the "cached" ones read."""
+    import torch
+
+    from xtune_fairseq.cli.teacher_cache import build_cache
+
     aug = ["--code-switch-dicts", a.code_switch_dicts] if a.code_switch_dicts else []
     view = ["--r1-augmentation", a.augmentation] + aug
     configs = {
@@ -82,8 +95,6 @@ def bench(a):
         "r1+r2": ["--criterion", "xtune_consistency", "--r1-lambda", "5", "--r2-lambda", "1", "--teacher-path",
                   teacher, "--data-augmentation", a.augmentation, *view],
     }
-    from xtune_fairseq.cli.teacher_cache import build_cache
-
     cache = os.path.join(os.path.dirname(teacher), "teacher-cache.pt")
     torch.save(build_cache(teacher, a.data), cache)
     if a.augmentation == "mt":  # fixed views: R2 from the teacher cache, no teacher forward
@@ -91,9 +102,14 @@ def bench(a):
                                 "--teacher-cache", cache, "--data-augmentation", "mt", *view]
     # the originals of D are fixed inputs: cached; the teacher runs on the augmented rows only
     configs["r1+r2 cached"] = configs["r1+r2"] + ["--teacher-cache", cache]
-    runs = {name: dict(zip(("task", "model", "crit"), _build(base, extra))) for name, extra in configs.items()}
-    # every configuration sees the very same batches (rows of D_A with their R1 partners);
-    # each criterion uses what it needs of them
+    return configs
+
+
+def prepare_runs(runs, a):
+    """Gives every configuration the very same batches (rows of D_A with their R1 partners; each
+    criterion uses what it needs of them), its model in training mode and an optimizer."""
+    import torch
+
     task = runs["r1+r2 cached"]["task"]
     ds = task.dataset("train")
     ds.set_epoch(1)
@@ -106,23 +122,35 @@ def bench(a):
         r.update(model=r["model"].train(), batches=batches if name.endswith("cached") else online, times=[],
                  rss=0.0, opt=torch.optim.AdamW(r["model"].parameters(), lr=1e-5))
 
-    def step(r, sample):
-        start = time.perf_counter()
-        loss, sample_size, _ = r["crit"](r["model"], sample)
-        (loss / sample_size).backward()
-        r["opt"].step()
-        r["opt"].zero_grad(set_to_none=True)
-        return time.perf_counter() - start
 
+def timed_update(r, sample):
+    """Seconds of one update of run r: forward, backward, optimizer step."""
+    start = time.perf_counter()
+    loss, sample_size, _ = r["crit"](r["model"], sample)
+    (loss / sample_size).backward()
+    r["opt"].step()
+    r["opt"].zero_grad(set_to_none=True)
+    return time.perf_counter() - start
+
+
+def time_updates(runs, a):
+    """Warm-up updates, then rounds of a.updates timed updates per configuration, interleaved;
+    each run collects its update times and its peak resident memory."""
     for r in runs.values():
         for sample in r["batches"][: a.warmup]:
-            step(r, sample)
+            timed_update(r, sample)
     for k in range(a.rounds):
-        for name, r in runs.items():
+        for r in runs.values():
             _reset_peak_rss()
             for sample in r["batches"][a.warmup + k * a.updates: a.warmup + (k + 1) * a.updates]:
-                r["times"].append(step(r, sample))
+                r["times"].append(timed_update(r, sample))
             r["rss"] = max(r["rss"], _peak_rss_mb())
+
+
+def update_time_report(runs, a):
+    """The machine, the settings and each configuration's median update time against plain's."""
+    import torch
+
     plain = statistics.median(runs["plain"]["times"])
     report = {"machine": f"{os.cpu_count()} cpu, torch threads {torch.get_num_threads()}", "batch_size": a.batch_size,
               "model_dir": a.model_dir, "augmentation": a.augmentation, "updates_per_config": a.updates * a.rounds,
@@ -131,7 +159,6 @@ def bench(a):
         med = statistics.median(r["times"])
         report["configs"][name] = {"median_update_s": med, "examples_per_s": a.batch_size / med,
                                    "ratio_to_plain": med / plain, "peak_rss_mb": r["rss"]}
-    report["augmentation_throughput"] = augmentation_throughput(runs["r1"]["task"], a, report)
     return report
 
 

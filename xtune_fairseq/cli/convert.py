@@ -7,6 +7,10 @@ XLMRModel.from_pretrained load.
   xtune-convert hf --hf-dir D --out DIR   a HuggingFace XLM-R checkpoint directory
   xtune-convert trim --model-dir M --corpus FILE [FILE ...] --out DIR
                                       keep only the pieces the corpora can use
+  xtune-convert to-hf CHECKPOINT --out DIR [--data D]
+                                      a fine-tuned checkpoint -> a HuggingFace XLM-R directory
+                                      (AutoModelFor{SequenceClassification,TokenClassification,
+                                      QuestionAnswering}, AutoTokenizer)
 """
 
 import argparse
@@ -35,6 +39,12 @@ def main(argv=None):
     t.add_argument("--corpus", nargs="+", required=True, help="text files; TSVs are read whole, line by line")
     t.add_argument("--out", required=True)
     t.add_argument("--force", action="store_true", help=FORCE)
+    o = sub.add_parser("to-hf", help="a fine-tuned checkpoint -> a HuggingFace XLM-R model directory")
+    o.add_argument("checkpoint")
+    o.add_argument("--out", required=True)
+    o.add_argument("--data", help="xtune-preprocess directory with the checkpoint's dict.txt and label order "
+                   "(default: the folder it was trained on)")
+    o.add_argument("--force", action="store_true", help=FORCE)
     a = p.parse_args(argv)
 
     def go():
@@ -50,6 +60,10 @@ def main(argv=None):
             from xtune_fairseq.convert.hf_xlmr import convert_hf_xlmr
 
             convert_hf_xlmr(a.hf_dir, a.out, a.force)
+        elif a.cmd == "to-hf":
+            from xtune_fairseq.convert.hf_export import describe, export_to_hf
+
+            print(describe(export_to_hf(a.checkpoint, a.out, a.data, a.force)))
         else:
             from xtune_fairseq.convert.trim import trim_model_dir
 

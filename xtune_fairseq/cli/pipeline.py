@@ -17,6 +17,8 @@ import time
 
 from xtune_fairseq.augment.registry import AUGMENTATIONS
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.pipeline_runtime import (add_runtime_arguments, check_precision, check_runtime_args,
+                                                count_batches, logging_env, logging_flags, runtime_flags, schedule, trainer_module, world_size)
 from xtune_fairseq.data.prepared import TASK_OF_KIND, data_kind, meta_path, read_data_info, read_qa_meta
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges
@@ -34,7 +36,7 @@ def count_rows(a, train_meta) -> int:
     if data_kind(a.data) != "qa":
         return count_lines(train_meta)
     from xtune_fairseq.augment.subword_sampling import SubwordSampler
-    from xtune_fairseq.data.qa_views_dataset import QAViewMaker, count_windows
+    from xtune_fairseq.qa.views import QAViewMaker, count_windows
 
     sampler = SubwordSampler(os.path.join(a.data, "sentencepiece.bpe.model"))
     maker = QAViewMaker("none", sampler, a.max_positions, a.doc_stride, a.max_query_length)
@@ -42,46 +44,56 @@ def count_rows(a, train_meta) -> int:
 
 
 def train_command(a, stage, save_dir, n_rows):
-    updates_per_epoch = math.ceil(n_rows / a.batch_size)
-    epochs = stage_epochs(a, stage)
-    total = updates_per_epoch * epochs
+    """The fairseq-train command of a stage; its schedule counts updates of --update-freq batches."""
+    kind = data_kind(a.data)
+    user_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "user_dir")
     cmd = [
-        sys.executable, "-m", "fairseq_cli.train", a.data,
-        "--user-dir", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "user_dir"),
-        "--task", TASK_OF_KIND[data_kind(a.data)], "--arch", "xlmr_xtune", "--pretrained-dir", a.model_dir,
-        "--criterion", "xtune_consistency", "--kl-reduction", a.kl_reduction,
-        "--max-positions", str(a.max_positions), "--seed", str(a.seed),
-        "--r2-rows", a.r2_rows, "--optimizer", "adam", "--adam-betas", a.adam_betas, "--adam-eps", str(a.adam_eps),
-        "--weight-decay", str(a.weight_decay), "--clip-norm", str(a.clip_norm),
-        "--lr-scheduler", "polynomial_decay", "--lr", str(a.lr),
-        "--total-num-update", str(total), "--warmup-updates", str(int(a.warmup_ratio * total)),
-        "--pooler-dropout", str(a.pooler_dropout),
-        "--batch-size", str(a.batch_size), "--max-epoch", str(epochs), "--required-batch-size-multiple", "1",
-        "--save-dir", save_dir, "--no-epoch-checkpoints", "--best-checkpoint-metric", a.best_metric,
-        "--maximize-best-checkpoint-metric", "--log-format", "simple", "--log-interval", str(a.log_interval),
-        "--num-workers", "0", "--subword-ratio", str(a.subword_ratio), "--code-switch-ratio", str(a.code_switch_ratio),
-        "--noise-std", str(a.noise_std),
+        sys.executable, "-m", trainer_module(a), a.data, "--user-dir", user_dir,
+        "--task", TASK_OF_KIND[kind], "--arch", "xlmr_xtune", "--pretrained-dir", a.model_dir,
+        *_optimizer_flags(a), *_data_flags(a, kind),
+        "--max-epoch", str(stage_epochs(a, stage)), "--save-dir", save_dir, "--no-epoch-checkpoints",
+        "--best-checkpoint-metric", a.best_metric, "--maximize-best-checkpoint-metric",
+        "--log-format", "simple", "--log-interval", str(a.log_interval),
+        *_xtune_flags(a, stage), *runtime_flags(a), *logging_flags(a, stage),
     ]
-    if a.code_switch_dicts:
-        cmd += ["--code-switch-dicts", a.code_switch_dicts]
+    extra = shlex.split(a.fairseq_args)
+    n_batches = count_batches(cmd[3:] + extra) if a.max_tokens else math.ceil(n_rows / a.batch_size)
+    total, warmup = schedule(n_batches, stage_epochs(a, stage), a.warmup_ratio, a.update_freq, world_size(a))
+    return cmd + ["--total-num-update", str(total), "--warmup-updates", str(warmup)] + extra
+
+
+def _optimizer_flags(a):
+    return ["--criterion", "xtune_consistency", "--kl-reduction", a.kl_reduction, "--seed", str(a.seed),
+            "--optimizer", "adam", "--adam-betas", a.adam_betas, "--adam-eps", str(a.adam_eps),
+            "--weight-decay", str(a.weight_decay), "--clip-norm", str(a.clip_norm),
+            "--lr-scheduler", "polynomial_decay", "--lr", str(a.lr), "--pooler-dropout", str(a.pooler_dropout)]
+
+
+def _data_flags(a, kind):
+    out = ["--max-positions", str(a.max_positions), "--batch-size", str(a.batch_size),
+           "--required-batch-size-multiple", "1"]
     if a.sort_by_length:
-        cmd.append("--sort-by-length")
-    if data_kind(a.data) == "tagging":
-        cmd += ["--word-pooling", a.word_pooling]
-    if data_kind(a.data) == "qa":
-        cmd += ["--doc-stride", str(a.doc_stride), "--max-query-length", str(a.max_query_length)]
+        out.append("--sort-by-length")
+    if kind == "tagging":
+        out += ["--word-pooling", a.word_pooling]
+    if kind == "qa":
+        out += ["--doc-stride", str(a.doc_stride), "--max-query-length", str(a.max_query_length)]
+    return out
+
+
+def _xtune_flags(a, stage):
+    """Views, R1 and R2 of a stage: A* in stage 1; A, A' and the stage-1 teacher in stage 2."""
+    out = ["--r2-rows", a.r2_rows, "--subword-ratio", str(a.subword_ratio),
+           "--code-switch-ratio", str(a.code_switch_ratio), "--noise-std", str(a.noise_std)]
+    if a.code_switch_dicts:
+        out += ["--code-switch-dicts", a.code_switch_dicts]
     if stage == 1:
-        cmd += ["--r1-augmentation", a.a_star, "--r1-lambda", str(a.lambda1 if a.a_star != "none" else 0.0)]
-    else:
-        cmd += ["--data-augmentation", a.a, "--augmented-ratio", str(a.augmented_ratio),
-                "--r1-augmentation", a.a_prime, "--r1-lambda", str(a.lambda1 if a.a_prime != "none" else 0.0),
-                "--r2-lambda", str(a.lambda2),
-                "--teacher-path", os.path.join(a.out, "stage1", f"checkpoint_{a.teacher}.pt")]
-        if a.r2_hard_labels:
-            cmd.append("--r2-hard-labels")
-    if a.cpu:
-        cmd.append("--cpu")
-    return cmd + shlex.split(a.fairseq_args)
+        return out + ["--r1-augmentation", a.a_star, "--r1-lambda", str(a.lambda1 if a.a_star != "none" else 0.0)]
+    out += ["--data-augmentation", a.a, "--augmented-ratio", str(a.augmented_ratio),
+            "--r1-augmentation", a.a_prime, "--r1-lambda", str(a.lambda1 if a.a_prime != "none" else 0.0),
+            "--r2-lambda", str(a.lambda2),
+            "--teacher-path", os.path.join(a.out, "stage1", f"checkpoint_{a.teacher}.pt")]
+    return out + ["--r2-hard-labels"] * a.r2_hard_labels
 
 
 def stage_epochs(a, stage: int) -> int:
@@ -101,7 +113,7 @@ def run_stage(a, stage, n_rows):
     with open(os.path.join(save_dir, "command.txt"), "w") as f:
         f.write(shlex.join(cmd) + "\n")
     start = time.time()
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env = logging_env(a, stage)
     with open(log_path, "a") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         try:
@@ -142,61 +154,81 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", choices=sorted(RECIPES), default="xnli",
                    help="preset from the paper's Tables 7-8 and the authors' scripts; it sets the defaults of "
                    "any flag below, an explicit flag still wins")
-    for flag, help_ in (("--a-star", "A*: R1 view in stage 1"), ("--a", "A: data augmentation of stage 2"),
-                        ("--a-prime", "A': R1 view in stage 2")):
-        p.add_argument(flag, choices=list(AUGMENTATIONS), default="none", help=help_)
-    p.add_argument("--lambda1", type=float, default=0.0, help="weight of R1")
-    p.add_argument("--lambda2", type=float, default=0.0, help="weight of R2")
-    p.add_argument("--lr", type=float, default=7e-6, help="peak learning rate")
-    p.add_argument("--epochs", type=int, default=10, help="epochs per stage")
-    p.add_argument("--stage1-epochs", type=int,
-                   help="epochs of stage 1 when they should differ, e.g. twice --epochs so that stage 1 on D "
-                   "makes as many updates as stage 2 on D + A(D)")
     p.add_argument("--stages", default="1,2", help="'1' for stage 1 only (plain fine-tuning with --recipe baseline)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--warmup-ratio", type=float,
-                   help="share of the updates with a linear warm-up (default: 0 for classification, as the "
-                   "authors' scripts run it; 0.1 for tagging and QA)")
-    p.add_argument("--adam-betas", default="(0.9,0.999)", help="AdamW betas (the authors': HF AdamW defaults)")
-    p.add_argument("--adam-eps", type=float, default=1e-8)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--clip-norm", type=float, default=1.0, help="gradient clipping (the authors' max_grad_norm)")
-    p.add_argument("--pooler-dropout", type=float, default=0.1,
-                   help="dropout of the sentence head (HF's RobertaClassificationHead: 0.1)")
-    p.add_argument("--max-positions", type=int, default=256, help="tokens per input")
-    p.add_argument("--augmented-ratio", type=float, default=1.0)
-    p.add_argument("--subword-ratio", type=float, default=0.3, help="probability that a word is resampled")
-    p.add_argument("--word-pooling", choices=["first", "average", "sum"], default="first",
-                   help="tagging: word vector from its first subword, their average (the paper's POS) or their "
-                   "sum (the authors' POS code)")
-    p.add_argument("--doc-stride", type=int, default=128, help="QA: context pieces between the starts of two windows")
-    p.add_argument("--max-query-length", type=int, default=64, help="QA: question pieces kept")
-    p.add_argument("--r2-hard-labels", action=argparse.BooleanOptionalAction, default=False,
-                   help="R2 as cross-entropy on the teacher's argmax (the NER recipes')")
-    p.add_argument("--teacher", choices=["best", "last"], default="best",
-                   help="stage-1 checkpoint used as R2's teacher (the authors' QA: the last)")
-    p.add_argument("--r2-rows", choices=["augmented", "all"], default="augmented",
-                   help="R2 on the augmented copies (the authors' code) or on all of D + A(D) (the paper's sum)")
-    p.add_argument("--code-switch-ratio", type=float, default=0.3)
-    p.add_argument("--code-switch-dicts", default="", help="comma-separated en-XX.txt dictionaries")
-    p.add_argument("--noise-std", type=float, default=1e-5)
-    p.add_argument("--sort-by-length", action="store_true", help="batch rows of similar length (faster on CPU)")
-    p.add_argument("--eval-stages", default=None, help="stages to evaluate (default: all that ran)")
-    p.add_argument("--kl-reduction", choices=["authors_mean", "batchmean"], default="authors_mean",
-                   help="authors_mean: each term a mean over its own items as in the authors' code; batchmean: "
-                   "the paper's sums over examples")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--log-interval", type=int, default=50)
-    p.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU exists")
-    p.add_argument("--eval-split", default="test")
-    p.add_argument("--metric", choices=["auto", "accuracy", "f1", "squad", "mlqa"], default="auto",
-                   help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets); QA: F1/EM with SQuAD v1.1 "
-                   "or MLQA normalisation")
-    p.add_argument("--best-metric", choices=["auto", "avg_acc", "avg_f1"], default="auto",
-                   help="dev score that picks checkpoint_best.pt (and the teacher): auto = avg_f1 for NER (BIO "
-                   "tags) and QA, avg_acc otherwise")
+    _add_xtune_arguments(p)
+    _add_optimizer_arguments(p)
+    _add_data_arguments(p)
+    add_runtime_arguments(p)
+    _add_evaluation_arguments(p)
     p.add_argument("--fairseq-args", default="", help="extra fairseq-train flags, quoted")
     return p
+
+
+def _add_xtune_arguments(p):
+    g = p.add_argument_group("xTune: augmentations, R1 and R2")
+    for flag, help_ in (("--a-star", "A*: R1 view in stage 1"), ("--a", "A: data augmentation of stage 2"),
+                        ("--a-prime", "A': R1 view in stage 2")):
+        g.add_argument(flag, choices=list(AUGMENTATIONS), default="none", help=help_)
+    g.add_argument("--lambda1", type=float, default=0.0, help="weight of R1")
+    g.add_argument("--lambda2", type=float, default=0.0, help="weight of R2")
+    g.add_argument("--augmented-ratio", type=float, default=1.0)
+    g.add_argument("--subword-ratio", type=float, default=0.3, help="probability that a word is resampled")
+    g.add_argument("--code-switch-ratio", type=float, default=0.3)
+    g.add_argument("--code-switch-dicts", default="", help="comma-separated en-XX.txt dictionaries")
+    g.add_argument("--noise-std", type=float, default=1e-5)
+    g.add_argument("--r2-hard-labels", action=argparse.BooleanOptionalAction, default=False,
+                   help="R2 as cross-entropy on the teacher's argmax (the NER recipes')")
+    g.add_argument("--teacher", choices=["best", "last"], default="best",
+                   help="stage-1 checkpoint used as R2's teacher (the authors' QA: the last)")
+    g.add_argument("--r2-rows", choices=["augmented", "all"], default="augmented",
+                   help="R2 on the augmented copies (the authors' code) or on all of D + A(D) (the paper's sum)")
+    g.add_argument("--kl-reduction", choices=["authors_mean", "batchmean"], default="authors_mean",
+                   help="authors_mean: each term a mean over its own items as in the authors' code; batchmean: "
+                   "the paper's sums over examples")
+
+
+def _add_optimizer_arguments(p):
+    g = p.add_argument_group("optimizer and schedule")
+    g.add_argument("--lr", type=float, default=7e-6, help="peak learning rate")
+    g.add_argument("--epochs", type=int, default=10, help="epochs per stage")
+    g.add_argument("--stage1-epochs", type=int,
+                   help="epochs of stage 1 when they should differ, e.g. twice --epochs so that stage 1 on D "
+                   "makes as many updates as stage 2 on D + A(D)")
+    g.add_argument("--warmup-ratio", type=float,
+                   help="share of the updates with a linear warm-up (default: 0 for classification, as the "
+                   "authors' scripts run it; 0.1 for tagging and QA)")
+    g.add_argument("--adam-betas", default="(0.9,0.999)", help="AdamW betas (the authors': HF AdamW defaults)")
+    g.add_argument("--adam-eps", type=float, default=1e-8)
+    g.add_argument("--weight-decay", type=float, default=0.0)
+    g.add_argument("--clip-norm", type=float, default=1.0, help="gradient clipping (the authors' max_grad_norm)")
+    g.add_argument("--pooler-dropout", type=float, default=0.1,
+                   help="dropout of the sentence head (HF's RobertaClassificationHead: 0.1)")
+    g.add_argument("--seed", type=int, default=1)
+
+
+def _add_data_arguments(p):
+    g = p.add_argument_group("data and batches")
+    g.add_argument("--batch-size", type=int, default=32, help="rows per batch (per GPU, per accumulated step)")
+    g.add_argument("--max-positions", type=int, default=256, help="tokens per input")
+    g.add_argument("--word-pooling", choices=["first", "average", "sum"], default="first",
+                   help="tagging: word vector from its first subword, their average (the paper's POS) or their "
+                   "sum (the authors' POS code)")
+    g.add_argument("--doc-stride", type=int, default=128, help="QA: context pieces between the starts of two windows")
+    g.add_argument("--max-query-length", type=int, default=64, help="QA: question pieces kept")
+    g.add_argument("--sort-by-length", action="store_true", help="batch rows of similar length (faster on CPU)")
+
+
+def _add_evaluation_arguments(p):
+    g = p.add_argument_group("checkpoint selection, evaluation and logging")
+    g.add_argument("--eval-stages", default=None, help="stages to evaluate (default: all that ran)")
+    g.add_argument("--eval-split", default="test")
+    g.add_argument("--metric", choices=["auto", "accuracy", "f1", "squad", "mlqa"], default="auto",
+                   help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets); QA: F1/EM with SQuAD v1.1 "
+                   "or MLQA normalisation")
+    g.add_argument("--best-metric", choices=["auto", "avg_acc", "avg_f1"], default="auto",
+                   help="dev score that picks checkpoint_best.pt (and the teacher): auto = avg_f1 for NER (BIO "
+                   "tags) and QA, avg_acc otherwise")
+    g.add_argument("--log-interval", type=int, default=50)
 
 
 def parse(argv=None):
@@ -206,7 +238,9 @@ def parse(argv=None):
     if unknown:  # a typo in a recipe would otherwise be silently ignored
         raise InputError(f"recipe sets unknown pipeline settings {unknown}")
     p.set_defaults(**recipe)  # explicit flags still win over the recipe
-    return check_ranges(p.parse_args(argv))  # every numeric flag (flag_ranges.RANGES)
+    a = check_ranges(p.parse_args(argv))  # every numeric flag (flag_ranges.RANGES)
+    check_runtime_args(a)
+    return a
 
 
 def resolve_kind_defaults(a, kind: str, labels) -> None:
@@ -222,6 +256,7 @@ def resolve_kind_defaults(a, kind: str, labels) -> None:
 
 
 def run(a):
+    check_precision(a)
     check_model_dir(a.model_dir)
     train_meta = meta_path(a.data, "train")
     if not os.path.isfile(train_meta):

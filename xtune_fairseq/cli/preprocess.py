@@ -18,6 +18,7 @@ from xtune_fairseq.data.prepared import (
     KINDS, TRANSLATIONS, data_dir_in_progress, example_row, finish_data_dir, meta_path, write_jsonl,
 )
 from xtune_fairseq.data.readers import LanguageCodes, read_classification_tsv, read_translations
+from xtune_fairseq.data.xtreme import TASKS
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges
 from xtune_fairseq.xlmr_dir import check_model_dir, load_sentencepiece
@@ -53,9 +54,16 @@ def preprocess(model_dir, dest, train, valid=None, test=None, translations=None,
         if any(len(ex.texts) != n_texts for ex in examples):
             raise InputError(f"{paths[split]}: {'sentence pairs' if n_texts == 2 else 'single sentences'} expected, as in {train}")
     trans = read_translations(translations, data["train"], codes) if translations else None
+    return write_classification(model_dir, dest, data, labels, trans, [model_dir, train, valid, test, translations],
+                                workers, force)
 
+
+def write_classification(model_dir, dest, data, labels, trans=None, inputs=(), workers=1, force=False):
+    """data: {split: [Example]} (train, optional valid and test); trans: {training id: [Example]} or None;
+    inputs: the paths dest may not replace."""
+    n_texts = len(data["train"][0].texts)
     sp = load_sentencepiece(os.path.join(model_dir, "sentencepiece.bpe.model"))
-    with data_dir_in_progress(dest, [model_dir, train, valid, test, translations], force) as work:
+    with data_dir_in_progress(dest, inputs, force) as work:
         raw = os.path.join(work, "raw")
         os.makedirs(raw)
         for split, examples in data.items():
@@ -85,10 +93,16 @@ def preprocess(model_dir, dest, train, valid=None, test=None, translations=None,
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, help="XLM-R-format directory (dict.txt, sentencepiece.bpe.model)")
-    p.add_argument("--kind", choices=list(KINDS), default="classification",
+    p.add_argument("--kind", choices=list(KINDS),
                    help="classification: TSV files; tagging: CoNLL or word/TAG files given as LANG:PATH lists; "
-                   "qa: SQuAD v1.1-format JSON files (XQuAD, MLQA, TyDiQA-GoldP) given as LANG:PATH lists")
-    p.add_argument("--train", required=True, help="classification: TSV with header id, lang, sentence (or sentence1, "
+                   "qa: SQuAD v1.1-format JSON files (XQuAD, MLQA, TyDiQA-GoldP) given as LANG:PATH lists "
+                   "(default: classification)")
+    p.add_argument("--xtreme", nargs=2, metavar=("TASK", "DIR"),
+                   help=f"read TASK ({', '.join(TASKS)}) from DIR, the download folder of "
+                   "google-research/xtreme's scripts/download_data.sh (or the authors' copy in microsoft/unilm "
+                   "xtune/) instead of --train/--valid/--test; --translations is then its xtreme_translations folder")
+    p.add_argument("--languages", help="with --xtreme: the dev/test languages to keep, comma-separated (default: all)")
+    p.add_argument("--train", help="classification: TSV with header id, lang, sentence (or sentence1, "
                    "sentence2), label; tagging: LANG:PATH[,LANG:PATH...]")
     p.add_argument("--valid", help="dev data, all languages (checkpoint selection); same form as --train")
     p.add_argument("--test", help="test data, all languages; same form as --train")
@@ -106,6 +120,12 @@ def main(argv=None):
 
     def go():
         check_ranges(args)
+        if args.xtreme or args.languages:
+            from xtune_fairseq.cli.preprocess_xtreme import from_args
+
+            return print(from_args(args))
+        if not args.train:
+            raise InputError("--train is required (or --xtreme TASK DIR)")
         if args.kind == "qa":
             from xtune_fairseq.cli.preprocess_qa import preprocess_qa
 

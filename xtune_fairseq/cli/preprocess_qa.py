@@ -67,8 +67,12 @@ def preprocess_qa(model_dir: str, dest: str, train, valid=None, test=None, trans
         if files:
             data[split] = read_split(files, require_answers=False, unique_ids=False, languages=codes)
     trans = read_qa_translations(translations, data["train"], codes) if translations else {}
-
     inputs = [model_dir] + [path for files in (train, valid, test, translations) for _, path in files or ()]
+    return write_qa(model_dir, dest, data, trans, inputs, force)
+
+
+def write_qa(model_dir: str, dest: str, data: dict, trans: Dict[str, List[QAExample]], inputs=(), force=False) -> str:
+    """data: {split: [QAExample]}; trans: {training id: [QAExample]}; inputs: the paths dest may not replace."""
     with data_dir_in_progress(dest, inputs, force) as work:
         for split, examples in data.items():
             write_jsonl(meta_path(work, split), map(qa_row, examples))

@@ -39,8 +39,13 @@ def preprocess_tagging(model_dir: str, dest: str, train, valid=None, test=None, 
         if files:
             data[split] = read_split(files, split, fmt, labels=labels, languages=codes)
     trans: Dict[str, list] = read_translations(translations, data["train"], codes) if translations else {}
-
     inputs = [model_dir, translations] + [path for files in (train, valid, test) for _, path in files or ()]
+    return write_tagging(model_dir, dest, data, labels, trans, inputs, force)
+
+
+def write_tagging(model_dir: str, dest: str, data: dict, labels, trans: Dict[str, list], inputs=(), force=False):
+    """data: {split: [TaggedSentence]}; trans: {training id: [rows whose texts[0] holds the words]};
+    inputs: the paths dest may not replace."""
     with data_dir_in_progress(dest, inputs, force) as work:
         for split, sentences in data.items():
             write_jsonl(meta_path(work, split), map(tagged_row, sentences))

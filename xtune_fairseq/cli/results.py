@@ -47,7 +47,7 @@ def load_runs(specs, files_read=None):
 
 def write_tables(runs, out_stem, title="accuracy"):
     from xtune_fairseq.cli.evaluate import write_outputs
-    from xtune_fairseq.evaluation.metrics import aggregate
+    from xtune_fairseq.evaluation.metrics import format_score, aggregate
     from xtune_fairseq.evaluation.plots import bar_chart
 
     results = {name: aggregate(rs) for name, rs in runs.items()}
@@ -62,7 +62,7 @@ def write_tables(runs, out_stem, title="accuracy"):
                                              (r["per_language"].get(lang), r["per_language_std"].get(lang))] +
                        [r["average"], r["average_std"], r["transfer_gap"], r["transfer_gap_std"]])
     gap = ["| run | runs | transfer gap |", "|---|---|---|"]
-    gap += [f"| {n} | {r['runs']} | {r['transfer_gap']:.1f} ± {r['transfer_gap_std']:.1f} |" for n, r in results.items()]
+    gap += [f"| {n} | {r['runs']} | {format_score(r['transfer_gap'], r['transfer_gap_std'])} |" for n, r in results.items()]
     with atomic_open(out_stem + "-gap.md") as f:
         f.write("\n".join(gap) + "\n")
     bar_chart(results, out_stem + ".png", title)

@@ -17,7 +17,6 @@ from xtune_fairseq.flag_ranges import check_ranges
 
 def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
     import torch
-    from fairseq.data import data_utils
 
     import xtune_fairseq.register  # noqa: F401
     from xtune_fairseq.checkpoints import load_with_data
@@ -26,20 +25,10 @@ def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
     model, task = load_with_data(teacher, data, data_augmentation="none", r1_augmentation="none", teacher_cache="")
     if getattr(task, "kind", "classification") != "classification":
         raise InputError(f"{teacher}: the teacher cache holds sentence-level predictions (classification tasks only)")
-    head = task.cfg.classification_head_name
     task.load_dataset("train")
     ds = task.dataset("train").dataset
-    pad = task.source_dictionary.pad()
-
-    def logits_of(seqs):
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(seqs), batch_size):
-                tokens = data_utils.collate_tokens(seqs[i:i + batch_size], pad)
-                out.append(model(tokens, classification_head_name=head)[0].float())
-        return torch.cat(out) if out else torch.zeros(0, task.cfg.num_classes)
-
-    original = logits_of([torch.tensor(ds.originals[i].ids) for i in range(len(ds.originals))])
+    original = task.teacher_logits(model, [torch.tensor(ds.originals[i].ids) for i in range(len(ds.originals))],
+                                   batch_size)
     rows, seqs = {}, []
     table_path = meta_path(data, TRANSLATIONS)
     if os.path.isfile(table_path):
@@ -47,7 +36,7 @@ def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
         for ex_id, translations in read_translation_table(table_path).items():
             rows[ex_id] = list(range(len(seqs), len(seqs) + len(translations)))
             seqs += [torch.tensor(maker.encode_texts(t.texts, None)) for t in translations]
-    translated = logits_of(seqs)
+    translated = task.teacher_logits(model, seqs, batch_size)
     if not (torch.isfinite(original).all() and torch.isfinite(translated).all()):
         raise InputError(f"{teacher}: the teacher's logits are NaN/inf on {data}'s training rows; no cache written")
     # what the rows were made from: training refuses the cache for another teacher file or other rows

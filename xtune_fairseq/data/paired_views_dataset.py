@@ -89,7 +89,7 @@ class PairedViewsDataset(ViewRowsDataset):
         }
         if self.partner is not None:
             source = partner_source(self.augment.kind if is_aug else "none", self.partner.kind, is_aug,
-                                    view.translation is not None, translation_has_own_views=self.partner.tagging)
+                                    view.translation is not None, self.partner.translation_has_own_views)
             if source == PARTNER_IS_ORIGINAL:
                 pv = orig  # a translation's own fresh translation would be itself
             elif source == PARTNER_OF_TRANSLATION:

@@ -1,9 +1,11 @@
-"""Entity-level precision, recall and F1 for BIO / IOB2 tags, as CoNLL's conlleval counts them:
-an entity is correct when its type and both boundaries match. An I-X that follows O or another
-type opens a new entity (conlleval's lenient reading of ill-formed sequences).
+"""Entity-level precision, recall and F1 for BIO / IOB2 tags (and IOBES), as CoNLL's conlleval
+counts them: an entity is correct when its type and both boundaries match. An I-X that follows O or
+another type opens a new entity (conlleval's lenient reading of ill-formed sequences).
 
-seqeval computes the same numbers but only ships an sdist whose build needs setuptools_scm
-at install time; forty lines are cheaper than that dependency here."""
+seqeval's default mode (a port of conlleval) gives the same entities and scores
+(tests/test_seqeval_crosscheck.py), but only ships an sdist whose build needs setuptools_scm at
+install time; these lines are cheaper than that dependency here. One difference: no sentences at
+all score 0 here, where seqeval raises a TypeError."""
 
 from typing import Dict, List, Sequence, Set, Tuple
 
@@ -15,20 +17,31 @@ def _split(tag: str) -> Tuple[str, str]:
         return "O", ""
     prefix, sep, kind = tag.partition("-")
     if not sep or prefix not in ("B", "I", "E", "S"):
-        raise ValueError(f"tag {tag!r} is not O, B-TYPE or I-TYPE")
+        raise ValueError(f"tag {tag!r} is not O, B-TYPE, I-TYPE, E-TYPE or S-TYPE")
     return prefix, kind
 
 
+def _ends(prev: str, prefix: str, prev_kind: str, kind: str) -> bool:
+    """conlleval's endOfChunk: an entity ended before this tag."""
+    return (prev in ("E", "S") or (prev in ("B", "I") and prefix in ("B", "S", "O"))
+            or (prev != "O" and prev_kind != kind))
+
+
+def _starts(prev: str, prefix: str, prev_kind: str, kind: str) -> bool:
+    """conlleval's startOfChunk: an entity starts at this tag."""
+    return (prefix in ("B", "S") or (prev in ("E", "S", "O") and prefix in ("E", "I"))
+            or (prefix != "O" and prev_kind != kind))
+
+
 def entities(tags: Sequence[str]) -> Set[Entity]:
-    found, start, kind = set(), None, None
+    found, prev, prev_kind, start = set(), "O", "", 0
     for i, tag in enumerate(list(tags) + ["O"]):
-        prefix, k = _split(tag)
-        continues = prefix == "I" and kind == k and start is not None
-        if start is not None and not continues:
-            found.add((kind, start, i - 1))
-            start, kind = None, None
-        if prefix in ("B", "I") and not continues:
-            start, kind = i, k
+        prefix, kind = _split(tag)
+        if _ends(prev, prefix, prev_kind, kind):
+            found.add((prev_kind, start, i - 1))
+        if _starts(prev, prefix, prev_kind, kind):
+            start = i
+        prev, prev_kind = prefix, kind
     return found
 
 

@@ -31,13 +31,13 @@ def markdown_table(results: Dict[str, Dict[str, object]], metric: str = "accurac
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, r in results.items():
         spread = r.get("per_language_std", {})
-        cells = [name] + [_fmt(r["per_language"].get(lang), spread.get(lang)) for lang in langs]
-        cells += [_fmt(r["average"], r.get("average_std")), _fmt(r["transfer_gap"], r.get("transfer_gap_std"))]
+        cells = [name] + [format_score(r["per_language"].get(lang), spread.get(lang)) for lang in langs]
+        cells += [format_score(r["average"], r.get("average_std")), format_score(r["transfer_gap"], r.get("transfer_gap_std"))]
         lines.append("| " + " | ".join(cells) + " |")
     return f"{metric} per language; gap = {next(iter(results.values()))['source_language']} minus the mean of the others\n\n" + "\n".join(lines) + "\n"
 
 
-def _fmt(v, std=None):
+def format_score(v, std=None):
     if v is None:
         return "-"
     return f"{v:.1f}" if std is None else f"{v:.1f} ± {std:.1f}"

@@ -76,6 +76,7 @@ class XtuneTask(FairseqTask):
     they read) and define load_dataset, predictions, head_weight_key and register_heads."""
 
     kind: str = ""
+    view_maker_class = ViewMaker  # what makes this kind's views from its examples (view_maker)
 
     def __init__(self, cfg, data_dictionary, label_dictionary, info):
         FairseqTask.__init__(self, cfg)
@@ -188,7 +189,7 @@ class XtuneTask(FairseqTask):
         if switcher:
             self.warn_unswitchable(examples)
         translations = self.read_translations() if kind == "mt" else None
-        maker = ViewMaker(kind, encoder, sampler, switcher, translations, tagging=self.kind == "tagging")
+        maker = self.view_maker_class(kind, encoder, sampler, switcher, translations)
         maker.check_covers([ex.id for ex in examples])
         return maker
 

@@ -89,6 +89,16 @@ class XtuneClassificationTask(XtuneTask, SentencePredictionTask):
                        classification_head_name=self.cfg.classification_head_name)[0]
         return logits.unsqueeze(1), torch.ones(logits.shape[:1] + (1,), dtype=torch.bool, device=logits.device)
 
+    def teacher_logits(self, model, seqs, batch_size: int) -> torch.Tensor:
+        """(rows, labels) float logits of `model` on token sequences without views (the teacher
+        cache's fixed inputs), in batches of batch_size."""
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(seqs), batch_size):
+                tokens = data_utils.collate_tokens(seqs[i:i + batch_size], self.source_dictionary.pad())
+                out.append(model(tokens, classification_head_name=self.cfg.classification_head_name)[0].float())
+        return torch.cat(out) if out else torch.zeros(0, self.cfg.num_classes)
+
     def head_weight_key(self) -> str:
         return f"classification_heads.{self.cfg.classification_head_name}.out_proj.weight"
 

@@ -9,7 +9,7 @@ import torch
 from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
-from xtune_fairseq.augment.views import ViewMaker
+from xtune_fairseq.augment.views import TaggingViewMaker
 from xtune_fairseq.data.paired_views_dataset import ListViews, PairedViewsDataset
 from xtune_fairseq.data.prepared import meta_path, read_tagged_meta
 from xtune_fairseq.evaluation.entities import entity_counts, is_bio
@@ -32,10 +32,11 @@ class XtuneSequenceLabelingConfig(XtuneTaskConfig):
 @register_task("xtune_sequence_labeling", dataclass=XtuneSequenceLabelingConfig)
 class XtuneSequenceLabelingTask(XtuneTask):
     kind = "tagging"
+    view_maker_class = TaggingViewMaker
 
     def load_dataset(self, split, combine=False, **kwargs):
         sentences = read_tagged_meta(meta_path(self.cfg.data, split))
-        encoder = ViewMaker("none", self._encoder(), self._sampler(), tagging=True)
+        encoder = TaggingViewMaker("none", self._encoder(), self._sampler())
         originals = ListViews([encoder.encode_words(s.words, None, s.id) for s in sentences])
         targets = [torch.tensor([self.label_index(t) for t in s.tags]) for s in sentences]
         langs = torch.tensor([self.language_index(s.lang) for s in sentences])

@@ -11,10 +11,11 @@ import torch.nn.functional as F
 from fairseq.tasks import register_task
 
 from xtune_fairseq.data.prepared import meta_path, read_qa_meta
-from xtune_fairseq.data.qa_views_dataset import QAViewMaker, QAViewsDataset
+from xtune_fairseq.data.qa_views_dataset import QAViewsDataset
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.qa.consistency_masks import span_r1
 from xtune_fairseq.qa.nbest import best_span_overlap
+from xtune_fairseq.qa.views import QAViewMaker
 from xtune_fairseq.qa.windows import N_SPECIALS
 from xtune_fairseq.tasks.xtune_base import XtuneTask, XtuneTaskConfig
 
