@@ -230,3 +230,26 @@ def test_fairseq_validate_gives_the_dev_accuracy_of_training_and_xtune_evaluate(
     evaluated = evaluate([f"s2={best}"], tiny["bin"], "valid")["s2"]["average"]
     assert validated == max(logged)  # checkpoint_best is the run's best dev score
     assert validated == pytest.approx(evaluated, abs=0.006)  # the log rounds to 2 decimals
+
+
+def stage_losses(out, stage=1):
+    log = open(os.path.join(out, f"stage{stage}", "train.log")).read()
+    return re.findall(r"\| train_inner \|.*? loss=([\d.]+),.*? r1_loss=([\d.]+)", log)
+
+
+def test_binarized_views_train_as_online_views(tiny, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny["bin"], data)  # views are written into the data directory
+    common = ["--model-dir", tiny["model"], "--data", str(data), "--recipe", "xnli", "--lr", "1e-3", "--epochs", "2",
+              "--stages", "1", "--eval-stages", "", "--code-switch-dicts", tiny["dicts"], "--cpu", "--log-interval", "1"]
+    online = run_cli("xtune_fairseq.cli.pipeline", *common, "--out", tmp_path / "online")
+    stored = run_cli("xtune_fairseq.cli.pipeline", *common, "--out", tmp_path / "stored", "--binarized-views-epochs", "1")
+    assert online.returncode == 0 and stored.returncode == 0, online.stderr + stored.stderr
+    assert "--binarized-views stored-stage1" in open(tmp_path / "stored" / "stage1" / "command.txt").read()
+    assert os.path.isfile(data / "views" / "stored-stage1" / "epoch1" / "partner.bin")
+    losses = stage_losses(tmp_path / "stored")
+    assert len(losses) > 4 and any(float(r1) > 0 for _, r1 in losses)
+    assert losses == stage_losses(tmp_path / "online")  # epoch 1 from the stored views, epoch 2 drawn online
+    assert "online from here on" in open(tmp_path / "stored" / "stage1" / "train.log").read()

@@ -54,7 +54,7 @@ RANGES = {
     "stage1_epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "warmup_ratio": PROBABILITY,
     "adam_eps": Range(0, bounds="()"), "weight_decay": NON_NEGATIVE, "clip_norm": NON_NEGATIVE,
     "pooler_dropout": Range(0, 1, "[)"), "seed": NON_NEGATIVE, "log_interval": POSITIVE_INT,
-    "update_freq": POSITIVE_INT, "max_tokens": POSITIVE_INT, "num_workers": NON_NEGATIVE,
+    "update_freq": POSITIVE_INT, "max_tokens": POSITIVE_INT, "num_workers": NON_NEGATIVE, "binarized_views_epochs": NON_NEGATIVE,
     # the other CLIs
     "workers": POSITIVE_INT, "per_lang": POSITIVE_INT, "layer": Range(-1), "bible": NON_NEGATIVE,
     "updates": POSITIVE_INT, "rounds": POSITIVE_INT, "warmup": NON_NEGATIVE, "vocab_size": Range(8),

@@ -1,7 +1,7 @@
 """Text -> fairseq token ids for XLM-R-format models (sentencepiece pieces + dict.txt)."""
 
 import unicodedata
-from typing import Callable, List, Sequence
+from typing import Callable, Dict, List, Sequence
 
 
 class TextEncoder:
@@ -14,9 +14,20 @@ class TextEncoder:
     def __init__(self, index: Callable[[str], int], bos: int, eos: int, max_positions: int, sep: int = None):
         self.index, self.bos, self.eos, self.max_positions = index, bos, eos, max_positions
         self.sep = eos if sep is None else sep
+        # piece -> id of the pieces seen: a dict lookup is several times cheaper than a call of
+        # Dictionary.index, and views look up every piece of every row every epoch (at most one
+        # entry per piece of the vocabulary)
+        self._known: Dict[str, int] = {}
 
     def ids(self, pieces: Sequence[str]) -> List[int]:
-        return [self.index(p) for p in pieces]
+        known = self._known
+        try:
+            return [known[p] for p in pieces]
+        except KeyError:
+            for p in pieces:
+                if p not in known:
+                    known[p] = self.index(p)
+            return [known[p] for p in pieces]
 
     def build(self, texts_ids: Sequence[Sequence[int]]) -> List[int]:
         out = [self.bos] + list(texts_ids[0]) + [self.eos]

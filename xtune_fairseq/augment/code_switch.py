@@ -96,17 +96,29 @@ class CodeSwitcher:
         self.single_word_only = single_word_only
 
     def __call__(self, words: Sequence[str], rng: np.random.Generator) -> Tuple[List[str], List[bool]]:
+        # the generator is called in the same order as ever (a uniform per word; for a tried word the
+        # language, then the candidate): a given seed switches the same words to the same entries
         out, switched = [], []
+        draw, ratio, n_langs = rng.random, self.ratio, len(self.langs)
         for word in words:
             new = word
-            if rng.random() < self.ratio:
-                lang = self.langs[rng.integers(len(self.langs))]
-                pre, core, post = _AFFIX.match(word).groups()
-                cands = self.dictionaries[lang].get(core.lower(), [])
-                if self.single_word_only:
-                    cands = [c for c in cands if len(c.split()) == 1]
-                if core and cands:
+            if draw() < ratio:
+                lang = self.langs[rng.integers(n_langs)]
+                pre, key, post = self._split(word)
+                cands = self._candidates(lang, key) if key else ()
+                if cands:
                     new = pre + cands[rng.integers(len(cands))] + post
             out.append(new)
             switched.append(new != word)
         return out, switched
+
+    def _split(self, word: str) -> Tuple[str, str, str]:
+        """(leading punctuation, the lower-cased dictionary key, trailing punctuation)."""
+        pre, core, post = _AFFIX.match(word).groups()
+        return pre, core.lower(), post
+
+    def _candidates(self, lang: str, key: str) -> Sequence[str]:
+        cands = self.dictionaries[lang].get(key, ())
+        if self.single_word_only and cands:
+            cands = [c for c in cands if len(c.split()) == 1]
+        return cands

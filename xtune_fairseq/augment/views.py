@@ -17,6 +17,8 @@ from xtune_fairseq.errors import InputError
 from xtune_fairseq.text import TextEncoder
 from xtune_fairseq.word_alignment import word_of_token
 
+WORD_CACHE_SIZE = 1 << 18  # words whose best-segmentation ids ViewMaker keeps (tens of MB at most)
+
 
 @dataclass
 class View:
@@ -53,6 +55,7 @@ class ViewMaker:
         self.kind, self.encoder, self.sampler = kind, encoder, sampler
         self.switcher = switcher
         self.translations = Translations(translations) if kind == "mt" else None
+        self._word_ids: Dict[str, Tuple[int, ...]] = {}
 
     def check_covers(self, example_ids: Sequence[str]) -> None:
         if self.kind == "mt":
@@ -72,9 +75,25 @@ class ViewMaker:
     def encode_texts(self, texts: Sequence[str], rng: Optional[np.random.Generator]) -> List[int]:
         per_text = []
         for text in texts:
-            pieces, _ = self.sampler.segment(text.split(), rng)
-            per_text.append(self.encoder.ids([p for word in pieces for p in word]))
+            words = text.split()
+            if rng is None:  # every word in its best segmentation
+                per_text.append([i for word in words for i in self.word_ids(word)])
+                continue
+            drawn = self.sampler.resample(words, rng)
+            per_text.append([i for word, pieces in zip(words, drawn)
+                             for i in (self.word_ids(word) if pieces is None else self.encoder.ids(pieces))])
         return self.encoder.build(per_text)
+
+    def word_ids(self, word: str) -> Tuple[int, ...]:
+        """The ids of a word's best segmentation, memoised: most words of most views keep it, and
+        segmenting and looking up their pieces anew every epoch dominated the cost of a view."""
+        cache = self._word_ids
+        ids = cache.get(word)
+        if ids is None:
+            if len(cache) >= WORD_CACHE_SIZE:  # bounded: a corpus's long tail of words would grow it
+                cache.clear()
+            ids = cache[word] = tuple(self.encoder.ids(self.sampler.best(word)))
+        return ids
 
     def sampled(self, example, rng: np.random.Generator) -> View:
         return View(self.encode_texts(example.texts, rng))

@@ -18,7 +18,8 @@ import time
 from xtune_fairseq.augment.registry import AUGMENTATIONS
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.cli.pipeline_runtime import (add_runtime_arguments, check_precision, check_runtime_args,
-                                                count_batches, logging_env, logging_flags, runtime_flags, schedule, trainer_module, world_size)
+                                                count_batches, logging_env, logging_flags, runtime_flags, schedule,
+                                                trainer_module, with_binarized_views, world_size)
 from xtune_fairseq.data.prepared import TASK_OF_KIND, data_kind, meta_path, read_data_info, read_qa_meta
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges
@@ -107,7 +108,7 @@ def run_stage(a, stage, n_rows):
         print(f"[xtune] stage {stage}: already finished ({done}), skipped", flush=True)
         return
     os.makedirs(save_dir, exist_ok=True)
-    cmd = train_command(a, stage, save_dir, n_rows)
+    cmd = with_binarized_views(a, stage, train_command(a, stage, save_dir, n_rows))
     log_path = os.path.join(save_dir, "train.log")
     print(f"[xtune] stage {stage}: {n_rows} rows x {stage_epochs(a, stage)} epochs; log {log_path}", flush=True)
     with open(os.path.join(save_dir, "command.txt"), "w") as f:

@@ -8,6 +8,7 @@ asks fairseq's own batching (the count depends on the rows' lengths and order)."
 import argparse
 import math
 import os
+import re
 import shlex
 from typing import List, Sequence, Tuple
 
@@ -41,6 +42,10 @@ def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
                            "weights; KL in float32")
     g.add_argument("--num-workers", type=int, default=0, help="fairseq data-loader processes (0: the main one)")
     g.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU exists")
+    g.add_argument("--binarized-views-epochs", type=int, default=0,
+                   help="draw each stage's views of its first N epochs ahead and binarize them beside the data "
+                   "(xtune-preprocess views; DATA/views/OUT-stageK), so training reads them instead of sampling "
+                   "and tokenizing in its loop; 0: draw online (classification and tagging)")
     g.add_argument("--wandb-project", help="log both stages to this Weights & Biases project (fairseq's "
                    "--wandb-project; runs named OUT-stage1, OUT-stage2; WANDB_MODE=offline keeps them local)")
     g.add_argument("--tensorboard-logdir", help="TensorBoard event files, one folder per stage: DIR/stage1, DIR/stage2")
@@ -70,6 +75,19 @@ def logging_env(a, stage: int) -> dict:
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     env.setdefault("WANDB_NAME", f"{os.path.basename(os.path.abspath(a.out))}-stage{stage}")
     return env
+
+
+def with_binarized_views(a, stage: int, cmd: List[str]) -> List[str]:
+    """The stage's command reading views drawn ahead (identical to the online ones: same code, same seed)."""
+    if not a.binarized_views_epochs:
+        return cmd
+    from xtune_fairseq.cli.preprocess_views import write_binarized_views
+
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{os.path.basename(os.path.abspath(a.out))}-stage{stage}")
+    epochs = min(a.binarized_views_epochs, int(cmd[cmd.index("--max-epoch") + 1]))
+    print(f"[xtune] stage {stage}: drawing {epochs} epoch(s) of views into "
+          f"{write_binarized_views(a.data, name, epochs, cmd[4:])}", flush=True)
+    return cmd + ["--binarized-views", name]
 
 
 def trainer_module(a) -> str:

@@ -7,13 +7,16 @@ Layout written (sentence_prediction's, plus what per-epoch augmentation needs):
   meta/translations.jsonl   translate-train sentences keyed by example id (optional)
   sentencepiece.bpe.model, xtune.json (languages, labels, sentence pair or not)
 Everything is built in a temporary folder and renamed into place when complete.
+`xtune-preprocess views DATA ...` adds the training views of N epochs, binarized (--help there).
 """
 
 import argparse
 import os
 import shutil
+import sys
 
 from xtune_fairseq.cli.common import parse_lang_paths, run_cli
+from xtune_fairseq.cli.preprocess_views import main as views_main
 from xtune_fairseq.data.prepared import (
     KINDS, TRANSLATIONS, data_dir_in_progress, example_row, finish_data_dir, meta_path, write_jsonl,
 )
@@ -91,6 +94,13 @@ def write_classification(model_dir, dest, data, labels, trans=None, inputs=(), w
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["views"]:  # the subcommand `xtune-preprocess views DATA ...`
+        return views_main(argv[1:])
+    return _preprocess_main(argv)
+
+
+def _preprocess_main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, help="XLM-R-format directory (dict.txt, sentencepiece.bpe.model)")
     p.add_argument("--kind", choices=list(KINDS),

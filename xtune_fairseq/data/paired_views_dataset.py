@@ -6,6 +6,8 @@ Classification rows hold one label; tagging rows a tag per word and the word of 
 Rows 0..N-1 are the examples of D (input = the original tokens); rows N.. are the
 augmented copies A(x) of stage 2. Each row's partner is A*(x) / A'(x), drawn afresh every
 epoch from (seed, epoch, index), so views differ across epochs and repeat across reruns.
+With binarized views (`xtune-preprocess views`, data/binarized_views.py) the first epochs' views
+are read by row index instead of drawn; later epochs are drawn as before.
 """
 
 from typing import List, Optional, Sequence
@@ -66,14 +68,54 @@ class PairedViewsDataset(ViewRowsDataset):
         self.originals, self.examples = originals, examples
         self.targets, self.langs, self.pad_idx = targets, langs, pad_idx
         self.augment, self.partner = augment, partner
+        self.stored = None  # BinarizedViews: the views of the first epochs, read instead of drawn
         self.init_rows(originals.sizes, seed, augmented_ratio, augment is not None)
+
+    def read_views_from(self, stored) -> None:
+        """Views of the epochs `stored` holds come from it; later epochs are drawn online."""
+        self.stored = stored
+        stored.note_epoch(self.epoch)
+
+    def set_epoch(self, epoch):
+        super().set_epoch(epoch)
+        if self.stored is not None:
+            self.stored.note_epoch(epoch)
+
+    def drawn_views(self, index):
+        """(input view, R1 partner view or None) of row `index` in this epoch. `xtune-preprocess views`
+        binarizes what this returns, so stored and online views are the same by construction."""
+        src = self.source_index(index)
+        orig, example = self.originals[src], self.examples[src]
+        is_aug = index >= len(self.originals)
+        view = self._view(INPUT_STREAM, index, src, self.augment, example, orig) if is_aug else orig
+        if self.partner is None:
+            return view, None
+        source = partner_source(self.augment.kind if is_aug else "none", self.partner.kind, is_aug,
+                                view.translation is not None, self.partner.translation_has_own_views)
+        if source == PARTNER_IS_ORIGINAL:
+            return view, orig  # a translation's own fresh translation would be itself
+        if source == PARTNER_OF_TRANSLATION:
+            # the translation as an example of its own, so A' re-samples the translated words
+            translated = TaggedSentence(example.id, example.lang, view.translation_words)
+            return view, self._view(PARTNER_STREAM, index, src, self.partner, translated, view)
+        return view, self._view(PARTNER_STREAM, index, src, self.partner, example, orig)
+
+    def _view(self, stream, index, src, maker, example, base) -> View:
+        """maker's view of example for this row and stream: the stored one where the binarized views
+        hold this epoch, else drawn from (seed, epoch, row, stream)."""
+        got = None if self.stored is None else self.stored.read(self.epoch, stream, index, src)
+        if got is None:
+            return maker(example, base, self.rng(index, stream))
+        ids, words, k = got
+        translated_words = None  # tagging: a translated row's words (its length; it has no tags)
+        if k is not None and words is not None:
+            translated_words = tuple(maker.translations[example.id][k].words)
+        return View(ids, word_of_token=words, translation=k, translation_words=translated_words)
 
     def __getitem__(self, index):
         src = self.source_index(index)
-        orig = self.originals[src]
-        example = self.examples[src]
         is_aug = index >= len(self.originals)
-        view = self.augment(example, orig, self.rng(index, INPUT_STREAM)) if is_aug else orig
+        view, pv = self.drawn_views(index)
         target = None if self.targets is None else self.targets[src]
         if target is not None and view.translation_words is not None:  # untagged: R2 (and R1) only
             target = torch.full((len(view.translation_words),), IGNORE, dtype=torch.long)
@@ -85,19 +127,9 @@ class PairedViewsDataset(ViewRowsDataset):
             "is_aug": is_aug,
             "lang": self.langs[src],
             "target": target,
-            "teacher_logits": self._cached_teacher(src, example.id, is_aug, view.noise, view.translation),
+            "teacher_logits": self._cached_teacher(src, self.examples[src].id, is_aug, view.noise, view.translation),
         }
-        if self.partner is not None:
-            source = partner_source(self.augment.kind if is_aug else "none", self.partner.kind, is_aug,
-                                    view.translation is not None, self.partner.translation_has_own_views)
-            if source == PARTNER_IS_ORIGINAL:
-                pv = orig  # a translation's own fresh translation would be itself
-            elif source == PARTNER_OF_TRANSLATION:
-                # the translation as an example of its own, so A' re-samples the translated words
-                translated = TaggedSentence(example.id, example.lang, view.translation_words)
-                pv = self.partner(translated, view, self.rng(index, PARTNER_STREAM))
-            else:
-                pv = self.partner(example, orig, self.rng(index, PARTNER_STREAM))
+        if pv is not None:
             item["partner"] = torch.tensor(pv.ids, dtype=torch.long)
             item["partner_noise"] = pv.noise
             item["partner_word_of_token"] = _word_map(pv)

@@ -5,6 +5,7 @@ teacher cache read. No fairseq import: plain JSON and JSON-lines files.
   meta/SPLIT.jsonl         one row per example of a split, in the binarized order (kind's row shape)
   meta/translations.jsonl  translate-train rows keyed by the id of the training example they translate
   sentencepiece.bpe.model  the model's, for per-epoch views
+  views/NAME/              binarized views of the first epochs (added by xtune-preprocess views: views_layout)
 Written in a temporary folder and renamed into place when complete (files.dir_in_progress).
 """
 
@@ -27,7 +28,8 @@ TASK_OF_KIND = {"classification": "xtune_classification", "tagging": "xtune_sequ
 TRANSLATIONS = "translations"  # meta/translations.jsonl
 
 DATA_DIR = OutputDir("a data directory written by xtune-preprocess", INFO,
-                     frozenset({"input0", "input1", "label", "meta", "sentencepiece.bpe.model", INFO}),
+                     frozenset({"input0", "input1", "label", "meta", "sentencepiece.bpe.model", INFO,
+                                "views"}),  # views/: xtune-preprocess views (views_layout)
                      ".tmp-xtune-data-")
 
 

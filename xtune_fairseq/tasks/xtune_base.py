@@ -22,7 +22,9 @@ from xtune_fairseq.augment.registry import AUGMENTATIONS
 from xtune_fairseq.augment.subword_sampling import SubwordSampler
 from xtune_fairseq.augment.views import ViewMaker
 from xtune_fairseq.consistency import masked_sum, symmetric_kl
+from xtune_fairseq.data.binarized_views import open_views
 from xtune_fairseq.data.prepared import TASK_OF_KIND, TRANSLATIONS, meta_path, read_data_info, read_translation_table
+from xtune_fairseq.data.views_layout import VIEW_SETTINGS, fingerprint
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges, warn_no_effect
 from xtune_fairseq.text import TextEncoder
@@ -69,6 +71,11 @@ class XtuneTaskConfig(FairseqDataclass):
         metadata={"help": "batch training rows of similar length (less padding, faster on CPU); batches are "
                   "still shuffled every epoch. Off: the exact order of fairseq's sentence_prediction"},
     )
+    binarized_views: str = field(
+        default="",
+        metadata={"help": "NAME: read the training views of the first epochs from DATA/views/NAME (xtune-preprocess "
+                  "views, drawn with this run's flags: refused otherwise); later epochs are drawn online"},
+    )
 
 
 class XtuneTask(FairseqTask):
@@ -96,6 +103,9 @@ class XtuneTask(FairseqTask):
         kind = info.get("kind", "classification")
         if kind != cls.kind:
             raise InputError(f"{cfg.data} holds {kind} data (xtune.json); --task {TASK_OF_KIND.get(kind, '?')} reads it")
+        if cfg.binarized_views and kind == "qa":
+            raise InputError("--binarized-views: span extraction re-windows every view, so its views are drawn online "
+                             "only; leave the flag out")
         with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
             if cfg.num_classes <= 0:
                 cfg.num_classes = len(info["labels"])
@@ -150,12 +160,25 @@ class XtuneTask(FairseqTask):
         return {**super().state_dict(), "labels": list(self.label_names)}
 
     def ordered(self, dataset):
-        """fairseq's sentence_prediction order: a permutation by seed; with --sort-by-length, rows of
-        similar length batched together (batches are still shuffled every epoch)."""
+        """A split's rows as fairseq gets them: the training rows read their first epochs' views from
+        --binarized-views (the one place every kind's rows pass); in fairseq's sentence_prediction order,
+        a permutation by seed; with --sort-by-length, rows of similar length batched together (batches
+        are still shuffled every epoch)."""
+        if self.cfg.binarized_views and any(getattr(dataset, m, None) is not None for m in ("augment", "partner")):
+            self.read_binarized_views(dataset)  # dev and test rows have no views
         with data_utils.numpy_seed(self.cfg.seed):
             shuffle = np.random.permutation(len(dataset))
         order = [shuffle, dataset.sizes] if self.cfg.sort_by_length else [shuffle]
         return dataset if self.cfg.no_shuffle else SortDataset(dataset, sort_order=order)
+
+    def views_fingerprint(self) -> dict:
+        """Every flag and data file the training rows' drawn views depend on (views_layout)."""
+        return fingerprint(self.kind, {n: getattr(self.cfg, n, None) for n in VIEW_SETTINGS}, self.cfg.data)
+
+    def read_binarized_views(self, dataset) -> None:
+        views = open_views(self.cfg.data, self.cfg.binarized_views, self.views_fingerprint(), dataset)
+        dataset.read_views_from(views)
+        logger.info("training views of epochs 1-%d read from %s", views.epochs, views.folder)
 
     def get_batch_iterator(self, dataset, **kwargs):
         """Dev and test batches of any size: fairseq's --required-batch-size-multiple (8 by default)

@@ -1,0 +1,67 @@
+"""The scale and view-speed benchmarks (cli/bench_scale.py, cli/bench_augment.py) on the tiny model,
+so that they keep running: the corpus's shape, every measurement present and sane."""
+
+import json
+
+import pytest
+
+from conftest import make_task
+from xtune_fairseq.cli import bench_augment, bench_scale
+from xtune_fairseq.data.readers import read_classification_tsv
+
+
+def test_corpus_is_xnli_shaped_from_dictionary_words(tiny, tmp_path):
+    words = bench_scale.english_words(tiny["dicts"].split(","))
+    with open(tiny["dict_fr"], encoding="utf-8") as f:
+        fr = {line.split()[0] for line in f}
+    assert words[0] in fr and len(set(words)) == len(words)  # words of every dictionary come first
+    path = bench_scale.write_pairs(str(tmp_path / "train.tsv"), 200, words, seed=3, length=(20, 30), chunk=64)
+    rows = read_classification_tsv(path)
+    assert len(rows) == 200 and len({ex.id for ex in rows}) == 200
+    assert {ex.label for ex in rows} == set(bench_scale.LABELS)
+    drawn = []
+    for ex in rows:
+        assert len(ex.texts) == 2
+        for text in ex.texts:
+            assert 20 <= len(text.split()) <= 30 and text[0].isupper() and text.endswith(".")
+            drawn += text.rstrip(".").lower().split()
+    assert set(drawn) <= set(words)
+    assert drawn.count(words[0]) > drawn.count(words[-1])  # Zipf: the first rank is the most frequent
+
+
+def test_epoch_of_views_all_rows_or_a_sample(tiny):
+    task, _ = make_task(tiny, "--data-augmentation", "cs", "--r1-augmentation", "cs",
+                        "--code-switch-dicts", tiny["dicts"])
+    ds = task.load_dataset("train")
+    every = bench_scale.draw_epoch(ds, 0)
+    assert every["timed_rows"] == len(ds) == 2 * len(ds.dataset.examples)
+    sample = bench_scale.draw_epoch(ds, 50)
+    assert sample["timed_rows"] == 50 and sample["epoch_cpu_s"] > 0 and sample["partner_tokens_mean"] > 3
+
+
+def test_scale_benchmark_end_to_end(tiny, tmp_path, capsys):
+    out = tmp_path / "scale.json"
+    rc = bench_scale.main(["--model-dir", tiny["model"], "--code-switch-dicts", tiny["dicts"], "--sizes", "200",
+                           "--augmentations", "cs", "--sample-rows", "0", "--max-positions", "128",
+                           "--work", str(tmp_path / "work"), "--json", str(out)])
+    assert rc == 0
+    (r,) = json.loads(out.read_text())
+    assert r["rows"] == 200 and r["preprocess_s"] > 0 and r["preprocess_peak_rss_mb"] > 50
+    cs = r["cs"]
+    assert cs["rows"] == 400 and cs["timed_rows"] == 400 and cs["rss_growth_mb"] > 0 and cs["epoch_cpu_s"] > 0
+    assert "| 200 |" in capsys.readouterr().out
+    assert not (tmp_path / "work" / "n200").exists()  # without --keep the corpus goes
+
+
+@pytest.mark.parametrize("kinds", ["ss,cs,mt"])
+def test_view_speed_benchmark(tiny, tmp_path, kinds, capsys):
+    out = tmp_path / "views.json"
+    rc = bench_augment.main(["--model-dir", tiny["model"], "--code-switch-dicts", tiny["dicts"], "--rows", "40",
+                             "--words", "8", "10", "--kinds", kinds, "--num-workers", "0", "--json", str(out)])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert list(report["kinds"]) == kinds.split(",")
+    for k in report["kinds"].values():
+        assert k["views_per_s"] > 0 and k["tokens_per_view"] > 10 and k["loader_s_per_batch"]["0"] > 0
+        assert k["step_share"] == pytest.approx(2 * 32 / k["views_per_s"] / 0.1)
+    assert "| mt |" in capsys.readouterr().out

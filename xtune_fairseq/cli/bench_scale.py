@@ -1,0 +1,209 @@
+"""How xtune-preprocess and stage 2 grow with the corpus (python -m xtune_fairseq.cli.bench_scale).
+
+For each size it writes an XNLI-shaped training set (sentence pairs of 20-30 English words each,
+three labels) whose words are the English headwords of the code-switch dictionaries, drawn with
+Zipf frequencies (short words common, as in real text), so code-switching finds entries and subword
+sampling sees a realistic spread of words. It then measures, each in a fresh process:
+  preprocess   xtune-preprocess's wall and CPU time and peak RSS (os.wait4 of the subprocess)
+  stage 2      the growth of RSS when the task loads D + A(D) as fairseq-train does
+               (--data-augmentation X --r1-augmentation X), and the CPU time of one epoch of views:
+               every row's input and R1 partner, all rows (--sample-rows 0) or a sample spread over
+               the epoch after as many rows of warm-up, extrapolated (draw_epoch)
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from xtune_fairseq.cli.common import run_cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LABELS = ("entailment", "neutral", "contradiction")
+_WORD = re.compile(r"[a-z]+")
+
+
+def english_words(dict_paths):
+    """Single-word English headwords, most frequent first: those every dictionary has (common words),
+    then shorter before longer (Zipf's law of abbreviation)."""
+    keys = []
+    for path in dict_paths:
+        with open(path, encoding="utf-8-sig") as f:
+            keys.append({w for w in (line.split(None, 1)[0].lower() for line in f if line.strip()) if _WORD.fullmatch(w)})
+    union = sorted(set().union(*keys))
+    shared = set.intersection(*keys)
+    return sorted(union, key=lambda w: (w not in shared, len(w)))
+
+
+def write_pairs(path, n_rows, words, seed=1, length=(20, 30), chunk=20000):
+    """An XNLI-like TSV (id, lang, sentence1, sentence2, label): sentences of `length` words (inclusive
+    range), capitalised, with a full stop, words drawn with p(rank r) ~ 1/r."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, len(words) + 1)
+    p /= p.sum()
+    vocab = np.array(words, dtype=object)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("id\tlang\tsentence1\tsentence2\tlabel\n")
+        for start in range(0, n_rows, chunk):
+            n = min(chunk, n_rows - start)
+            lens = rng.integers(length[0], length[1] + 1, size=2 * n)
+            drawn = vocab[rng.choice(len(words), size=int(lens.sum()), p=p)]
+            cuts = np.cumsum(lens)[:-1]
+            sents = [" ".join(s) for s in np.split(drawn, cuts)]
+            sents = [s[:1].upper() + s[1:] + "." for s in sents]
+            labels = rng.integers(len(LABELS), size=n)
+            f.writelines(f"train-{start + i}\ten\t{sents[2 * i]}\t{sents[2 * i + 1]}\t{LABELS[labels[i]]}\n"
+                         for i in range(n))
+    return path
+
+
+def run_measured(cmd):
+    """(wall seconds, CPU seconds, peak RSS in MB, stdout) of a subprocess; the peak is its own (os.wait4
+    reaps it with its rusage, so Popen must not wait: its output goes to files, not pipes)."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read().decode()[-3000:]}")
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def _rss_mb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def stage2(data, model_dir, dicts, augmentation, sample, max_positions, seed=1):
+    """In this process: RSS growth (and CPU seconds) of loading D + A(D), and one epoch of views (draw_epoch)."""
+    import gc
+
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    argv = [data, "--user-dir", os.path.join(ROOT, "user_dir"), "--task", "xtune_classification",
+            "--arch", "xlmr_xtune", "--pretrained-dir", model_dir, "--criterion", "xtune_consistency",
+            "--data-augmentation", augmentation, "--r1-augmentation", augmentation, "--cpu",
+            "--max-positions", str(max_positions), "--seed", str(seed)]
+    if augmentation == "cs":
+        argv += ["--code-switch-dicts", dicts]
+    cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), argv))
+    task = tasks.setup_task(cfg.task)
+    gc.collect()
+    before = _rss_mb()
+    start = time.process_time()
+    ds = task.load_dataset("train")
+    load_s = time.process_time() - start
+    gc.collect()
+    loaded = _rss_mb()
+    out = {"rows": len(ds), "rss_before_mb": before, "rss_growth_mb": loaded - before, "load_s": load_s}
+    out.update(draw_epoch(ds, sample))
+    return dict(out, rss_after_views_mb=_rss_mb())
+
+
+def draw_epoch(ds, sample):
+    """CPU seconds of one epoch of views (each row's input and R1 partner, as training asks for them).
+    All rows in order when sample is 0 or covers the epoch; else `sample` rows spread evenly over it,
+    timed after as many other rows warmed the view caches (a whole epoch runs warm but for its start),
+    and extrapolated. CPU time: on a shared machine the wall clock counts other processes' turns."""
+    ds.set_epoch(1)
+    if 0 < sample < len(ds) // 2:
+        step = len(ds) / sample
+        for i in (np.arange(sample) * step + step / 2).astype(np.int64):  # warm-up: the rows between
+            ds[int(i)]
+        rows = (np.arange(sample) * step).astype(np.int64)
+    else:
+        rows = np.arange(len(ds))
+    start = time.process_time()
+    tokens = sum(int(ds[int(i)]["partner"].numel()) for i in rows)
+    cpu = time.process_time() - start
+    return {"timed_rows": len(rows), "epoch_cpu_s": cpu * len(ds) / len(rows), "rows_per_cpu_s": len(rows) / cpu,
+            "partner_tokens_mean": tokens / len(rows)}
+
+
+def measure_size(n, a, words):
+    """One size: the corpus, preprocess, then stage 2 for each augmentation, each in its own process."""
+    work = os.path.join(a.work, f"n{n}")
+    os.makedirs(work, exist_ok=True)
+    tsv = write_pairs(os.path.join(work, "train.tsv"), n, words, seed=a.seed)
+    dest = os.path.join(work, "bin")
+    wall, cpu, rss, _ = run_measured([sys.executable, "-m", "xtune_fairseq.cli.preprocess", "--model-dir", a.model_dir,
+                                 "--train", tsv, "--dest", dest, "--force"])
+    out = {"rows": n, "preprocess_s": wall, "preprocess_cpu_s": cpu, "preprocess_peak_rss_mb": rss}
+    for aug in a.augmentations.split(","):
+        _, _, peak, text = run_measured([sys.executable, "-m", "xtune_fairseq.cli.bench_scale", "--stage2", dest,
+                                      "--model-dir", a.model_dir, "--code-switch-dicts", a.code_switch_dicts,
+                                      "--augmentations", aug, "--sample-rows", str(a.sample_rows),
+                                      "--max-positions", str(a.max_positions)])
+        out[aug] = dict(json.loads(text.strip().splitlines()[-1]), peak_rss_mb=peak)
+    if not a.keep:
+        shutil.rmtree(work)
+    return out
+
+
+def table(results, augmentations):
+    head = "| rows | preprocess wall (CPU) s | preprocess peak RSS (MB) |"
+    rule = "|---|---|---|"
+    for aug in augmentations:
+        head += f" {aug}: D + A(D) rows | {aug}: load RSS growth (MB) | {aug}: epoch of views (CPU s) | {aug}: rows/s |"
+        rule += "---|---|---|---|"
+    lines = [head, rule]
+    for r in results:
+        line = f"| {r['rows']:,} | {r['preprocess_s']:.0f} ({r['preprocess_cpu_s']:.0f}) | {r['preprocess_peak_rss_mb']:.0f} |"
+        for aug in augmentations:
+            s = r[aug]
+            line += f" {s['rows']:,} | {s['rss_growth_mb']:.0f} | {s['epoch_cpu_s']:.0f} | {s['rows_per_cpu_s']:.0f} |"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-dir", required=True, help="XLM-R-format directory (dict.txt, sentencepiece.bpe.model)")
+    p.add_argument("--code-switch-dicts", required=True, help="comma-separated en-XX.txt: the corpus's words and cs")
+    p.add_argument("--sizes", default="10000,100000,400000", help="training rows (sentence pairs) per measurement")
+    p.add_argument("--augmentations", default="cs,ss", help="A = A' of the stage-2 measurements")
+    p.add_argument("--sample-rows", type=int, default=4000, help="rows whose views are timed (0: all)")
+    p.add_argument("--max-positions", type=int, default=256)
+    p.add_argument("--work", default="bench-scale", help="folder for the generated corpora and data")
+    p.add_argument("--keep", action="store_true", help="keep each size's corpus and data")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", help="write the results here")
+    p.add_argument("--stage2", metavar="DATA", help=argparse.SUPPRESS)  # the child process's mode
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    a = parse(argv)
+
+    def go():
+        if a.stage2:
+            return print(json.dumps(stage2(a.stage2, a.model_dir, a.code_switch_dicts, a.augmentations,
+                                           a.sample_rows, a.max_positions, a.seed)))
+        words = english_words(a.code_switch_dicts.split(","))
+        results = []
+        for n in (int(s) for s in a.sizes.split(",")):
+            results.append(measure_size(n, a, words))
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(results, f, indent=1)
+        print(table(results, a.augmentations.split(",")))
+
+    return run_cli(go)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
