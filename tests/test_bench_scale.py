@@ -39,6 +39,16 @@ def test_epoch_of_views_all_rows_or_a_sample(tiny):
     assert sample["timed_rows"] == 50 and sample["epoch_cpu_s"] > 0 and sample["partner_tokens_mean"] > 3
 
 
+def test_worker_memory_reads_each_loader_worker(tiny):
+    task, _ = make_task(tiny, "--data-augmentation", "ss", "--r1-augmentation", "ss")
+    ds = task.load_dataset("train")
+    got = bench_scale.worker_memory(task, ds, 2, 0.25, seed=1)
+    assert got["workers"] == 2 and got["batches"] >= 1
+    for uss, rss in zip(got["worker_uss_mb"], got["worker_rss_mb"]):
+        assert 0 < uss < rss  # a worker shares pages with the process it was forked from
+    assert got["main"]["Rss"] > 50
+
+
 def test_scale_benchmark_end_to_end(tiny, tmp_path, capsys):
     out = tmp_path / "scale.json"
     rc = bench_scale.main(["--model-dir", tiny["model"], "--code-switch-dicts", tiny["dicts"], "--sizes", "200",

@@ -196,7 +196,7 @@ def test_interrupted_pipeline_stops_its_training_process(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "train_command", lambda *a: sleeper)
     monkeypatch.setattr(pipeline.subprocess, "Popen", popen)
     threading.Timer(1.0, _thread.interrupt_main).start()  # what run_cli makes of SIGTERM
-    a = SimpleNamespace(out=str(tmp_path), stage1_epochs=None, epochs=1)
+    a = SimpleNamespace(out=str(tmp_path), stage1_epochs=None, epochs=1, binarized_views_epochs=0)
     with pytest.raises(KeyboardInterrupt):
         pipeline.run_stage(a, 1, 10)
     assert children and children[0].poll() is not None  # the child was stopped, not orphaned

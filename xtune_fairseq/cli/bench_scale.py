@@ -8,7 +8,9 @@ sampling sees a realistic spread of words. It then measures, each in a fresh pro
   stage 2      the growth of RSS when the task loads D + A(D) as fairseq-train does
                (--data-augmentation X --r1-augmentation X), and the CPU time of one epoch of views:
                every row's input and R1 partner, all rows (--sample-rows 0) or a sample spread over
-               the epoch after as many rows of warm-up, extrapolated (draw_epoch)
+               the epoch after as many rows of warm-up, extrapolated (draw_epoch); or, with
+               --workers W, the private memory of each of fairseq's W loader workers after part of an
+               epoch (worker_memory): what each worker holds that forked processes do not share
 """
 
 import argparse
@@ -86,8 +88,9 @@ def _rss_mb():
         return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
 
 
-def stage2(data, model_dir, dicts, augmentation, sample, max_positions, seed=1):
-    """In this process: RSS growth (and CPU seconds) of loading D + A(D), and one epoch of views (draw_epoch)."""
+def stage2(data, model_dir, dicts, augmentation, sample, max_positions, seed=1, workers=0, fraction=0.5):
+    """In this process: RSS growth (and CPU seconds) of loading D + A(D), then one epoch of views
+    (draw_epoch) or, with workers, the loader workers' private memory (worker_memory)."""
     import gc
 
     from fairseq import options, tasks
@@ -109,7 +112,8 @@ def stage2(data, model_dir, dicts, augmentation, sample, max_positions, seed=1):
     gc.collect()
     loaded = _rss_mb()
     out = {"rows": len(ds), "rss_before_mb": before, "rss_growth_mb": loaded - before, "load_s": load_s}
-    out.update(draw_epoch(ds, sample))
+    # the workers fork from a process whose caches are still cold, as in fairseq-train
+    out.update(worker_memory(task, ds, workers, fraction, seed) if workers else draw_epoch(ds, sample))
     return dict(out, rss_after_views_mb=_rss_mb())
 
 
@@ -133,6 +137,48 @@ def draw_epoch(ds, sample):
             "partner_tokens_mean": tokens / len(rows)}
 
 
+def _smaps_mb(pid):
+    """{field: MB} of /proc/PID/smaps_rollup; uss (unique set size) = Private_Clean + Private_Dirty:
+    the pages this process alone holds (copied on write, or allocated after the fork)."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        kb = {k.rstrip(":"): int(v) for k, v, *_ in (line.split() for line in f) if v.isdigit()}
+    mb = {k: kb.get(k, 0) / 1024 for k in ("Rss", "Pss", "Private_Clean", "Private_Dirty")}
+    return dict(mb, uss=mb["Private_Clean"] + mb["Private_Dirty"])
+
+
+def _children():
+    me = str(os.getpid())
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if fields[1] == me:
+            out.append(int(pid))
+    return sorted(out)
+
+
+def worker_memory(task, ds, workers, fraction, seed, batch_size=32):
+    """Iterate `fraction` of epoch 1 through fairseq's batch iterator with `workers` loader processes
+    (--num-workers), then read each worker's smaps_rollup while it is still alive."""
+    others = set(_children())  # e.g. a test's earlier loaders
+    itr = task.get_batch_iterator(ds, max_sentences=batch_size, seed=seed, num_workers=workers, epoch=1,
+                                  ignore_invalid_inputs=True, disable_iterator_cache=True)
+    epoch = itr.next_epoch_itr(shuffle=True)
+    batches = int(len(epoch) * fraction)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(epoch)
+    wall = time.perf_counter() - start
+    each = [_smaps_mb(pid) for pid in _children() if pid not in others]
+    return {"workers": len(each), "batches": batches, "epoch_fraction": fraction, "iterate_wall_s": wall,
+            "worker_uss_mb": [w["uss"] for w in each], "worker_dirty_mb": [w["Private_Dirty"] for w in each],
+            "worker_pss_mb": [w["Pss"] for w in each],
+            "worker_rss_mb": [w["Rss"] for w in each], "main": _smaps_mb(os.getpid())}
+
+
 def measure_size(n, a, words):
     """One size: the corpus, preprocess, then stage 2 for each augmentation, each in its own process."""
     work = os.path.join(a.work, f"n{n}")
@@ -146,25 +192,27 @@ def measure_size(n, a, words):
         _, _, peak, text = run_measured([sys.executable, "-m", "xtune_fairseq.cli.bench_scale", "--stage2", dest,
                                       "--model-dir", a.model_dir, "--code-switch-dicts", a.code_switch_dicts,
                                       "--augmentations", aug, "--sample-rows", str(a.sample_rows),
-                                      "--max-positions", str(a.max_positions)])
+                                      "--max-positions", str(a.max_positions), "--workers", str(a.workers),
+                                      "--worker-fraction", str(a.worker_fraction)])
         out[aug] = dict(json.loads(text.strip().splitlines()[-1]), peak_rss_mb=peak)
     if not a.keep:
         shutil.rmtree(work)
     return out
 
 
-def table(results, augmentations):
+def table(results, augmentations, workers=0):
+    last = ["private MB per worker"] if workers else ["epoch of views (CPU s)", "rows/s"]
+    cols = ["D + A(D) rows", "load RSS growth (MB)"] + last
     head = "| rows | preprocess wall (CPU) s | preprocess peak RSS (MB) |"
-    rule = "|---|---|---|"
-    for aug in augmentations:
-        head += f" {aug}: D + A(D) rows | {aug}: load RSS growth (MB) | {aug}: epoch of views (CPU s) | {aug}: rows/s |"
-        rule += "---|---|---|---|"
-    lines = [head, rule]
+    head += "".join(f" {aug}: {c} |" for aug in augmentations for c in cols)
+    lines = [head, "|---|---|---|" + "---|" * len(cols) * len(augmentations)]
     for r in results:
         line = f"| {r['rows']:,} | {r['preprocess_s']:.0f} ({r['preprocess_cpu_s']:.0f}) | {r['preprocess_peak_rss_mb']:.0f} |"
         for aug in augmentations:
             s = r[aug]
-            line += f" {s['rows']:,} | {s['rss_growth_mb']:.0f} | {s['epoch_cpu_s']:.0f} | {s['rows_per_cpu_s']:.0f} |"
+            line += f" {s['rows']:,} | {s['rss_growth_mb']:.0f} |"
+            line += (f" {', '.join(f'{m:.0f}' for m in s['worker_uss_mb'])} |" if workers else
+                     f" {s['epoch_cpu_s']:.0f} | {s['rows_per_cpu_s']:.0f} |")
         lines.append(line)
     return "\n".join(lines)
 
@@ -177,6 +225,9 @@ def parse(argv):
     p.add_argument("--augmentations", default="cs,ss", help="A = A' of the stage-2 measurements")
     p.add_argument("--sample-rows", type=int, default=4000, help="rows whose views are timed (0: all)")
     p.add_argument("--max-positions", type=int, default=256)
+    p.add_argument("--workers", type=int, default=0,
+                   help="instead of timing views: fork this many fairseq loader workers and report their private memory")
+    p.add_argument("--worker-fraction", type=float, default=0.5, help="part of the epoch the workers load first")
     p.add_argument("--work", default="bench-scale", help="folder for the generated corpora and data")
     p.add_argument("--keep", action="store_true", help="keep each size's corpus and data")
     p.add_argument("--seed", type=int, default=1)
@@ -191,7 +242,8 @@ def main(argv=None):
     def go():
         if a.stage2:
             return print(json.dumps(stage2(a.stage2, a.model_dir, a.code_switch_dicts, a.augmentations,
-                                           a.sample_rows, a.max_positions, a.seed)))
+                                           a.sample_rows, a.max_positions, a.seed, a.workers,
+                                           a.worker_fraction)))
         words = english_words(a.code_switch_dicts.split(","))
         results = []
         for n in (int(s) for s in a.sizes.split(",")):
@@ -200,7 +252,7 @@ def main(argv=None):
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(results, f, indent=1)
-        print(table(results, a.augmentations.split(",")))
+        print(table(results, a.augmentations.split(","), a.workers))
 
     return run_cli(go)
 

@@ -18,6 +18,7 @@ from fairseq.data import FairseqDataset, data_utils
 
 from xtune_fairseq.augment.machine_translation import PARTNER_IS_ORIGINAL, PARTNER_OF_TRANSLATION, partner_source
 from xtune_fairseq.augment.views import View, ViewMaker
+from xtune_fairseq.data.compact_rows import IntLists
 from xtune_fairseq.data.tagged import TaggedSentence
 from xtune_fairseq.data.targets import IGNORE
 from xtune_fairseq.data.view_rows import INPUT_STREAM, PARTNER_STREAM, ViewRowsDataset
@@ -38,23 +39,42 @@ class TokenViews:
 
 
 class ListViews:
-    """Original views encoded once at load time (tagging: ids and word maps)."""
+    """Original views encoded once at load time (tagging: ids and word maps), kept as flat arrays
+    that forked loader workers share (compact_rows); views[i] is an equal View, built when read."""
 
     def __init__(self, views: Sequence[View]):
-        self.views, self.sizes = list(views), np.array([len(v.ids) for v in views], dtype=np.int64)
+        if any(v != View(v.ids, word_of_token=v.word_of_token) or v.word_of_token is None for v in views):
+            raise ValueError("ListViews keeps the token ids and word maps of original views only")
+        self.ids, self.words = IntLists(v.ids for v in views), IntLists(v.word_of_token for v in views)
+        self.sizes = self.ids.lengths()
 
     def __len__(self):
-        return len(self.views)
+        return len(self.ids)
 
     def __getitem__(self, i) -> View:
-        return self.views[i]
+        return View(self.ids[i], word_of_token=self.words[i])
+
+
+class TargetRows:
+    """A tag id per word of every sentence as one flat tensor (shared by forked loader workers, as
+    ListViews); rows[i] is the i-th sentence's slice of it."""
+
+    def __init__(self, tag_ids: Sequence[Sequence[int]]):
+        rows = IntLists(tag_ids)
+        self.flat, self.starts = torch.from_numpy(rows.flat), rows.starts
+
+    def __len__(self):
+        return len(self.starts) - 1
+
+    def __getitem__(self, i) -> torch.Tensor:
+        return self.flat[int(self.starts[i]):int(self.starts[i + 1])]
 
 
 class PairedViewsDataset(ViewRowsDataset):
     def __init__(
         self,
         originals,  # TokenViews / ListViews: the original view of each example, `<s> a </s> [</s> b </s>]`
-        examples: Sequence,  # readers.Example or tagged.TaggedSentence, same order
+        examples: Sequence,  # readers.Example or tagged.TaggedSentence, same order (compact_rows.CompactRows)
         targets: Optional[Sequence[torch.Tensor]],  # a label, or a tag per word, per example
         langs: torch.Tensor,
         pad_idx: int,

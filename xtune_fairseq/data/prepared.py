@@ -15,6 +15,7 @@ import os
 import shutil
 from typing import Callable, Dict, Iterable, List
 
+from xtune_fairseq.data.compact_rows import Codes, CompactRows, Ragged, Strings
 from xtune_fairseq.data.readers import Example
 from xtune_fairseq.data.tagged import TaggedSentence
 from xtune_fairseq.errors import InputError
@@ -93,6 +94,31 @@ def read_tagged_meta(path: str) -> List[TaggedSentence]:
     with open(path, encoding="utf-8") as f:
         return [TaggedSentence(r["id"], r["lang"], tuple(r["words"]), None if r["tags"] is None else tuple(r["tags"]))
                 for r in map(json.loads, f)]
+
+
+def _fields(path: str, names, rerun: str) -> list:
+    """One list per named field of a meta file's rows (a missing field: None)."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path} not found: rerun {rerun}")
+    columns = [[] for _ in names]
+    with open(path, encoding="utf-8") as f:
+        for r in map(json.loads, f):
+            for column, name in zip(columns, names):
+                column.append(r.get(name))
+    return columns
+
+
+def read_example_rows(path: str) -> CompactRows:
+    """read_examples' rows (equal Examples) in flat buffers: a training set's form, which forked
+    loader workers share instead of copying (compact_rows)."""
+    ids, langs, texts, labels = _fields(path, ("id", "lang", "texts", "label"), "xtune-preprocess")
+    return CompactRows(Example, [Strings.of(ids), Codes(langs), Ragged(texts), Codes(labels)])
+
+
+def read_tagged_rows(path: str) -> CompactRows:
+    """read_tagged_meta's rows (equal TaggedSentences) in flat buffers (compact_rows)."""
+    ids, langs, words, tags = _fields(path, ("id", "lang", "words", "tags"), "xtune-preprocess --kind tagging")
+    return CompactRows(TaggedSentence, [Strings.of(ids), Codes(langs), Ragged(words), Ragged(tags, Codes)])
 
 
 def read_qa_meta(path: str) -> List[QAExample]:

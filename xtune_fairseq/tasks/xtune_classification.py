@@ -14,7 +14,7 @@ from fairseq.tasks import register_task
 from fairseq.tasks.sentence_prediction import SentencePredictionConfig, SentencePredictionTask
 
 from xtune_fairseq.data.paired_views_dataset import PairedViewsDataset, TokenViews
-from xtune_fairseq.data.prepared import meta_path, read_examples
+from xtune_fairseq.data.prepared import meta_path, read_example_rows
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.tasks.xtune_base import XtuneTask, XtuneTaskConfig
 from xtune_fairseq.text import TextEncoder
@@ -61,7 +61,7 @@ class XtuneClassificationTask(XtuneTask, SentencePredictionTask):
             src_tokens, split, self.cfg.shorten_data_split_list, self.cfg.shorten_method,
             self.max_positions(), self.cfg.seed,
         )
-        examples = read_examples(meta_path(self.cfg.data, split))
+        examples = read_example_rows(meta_path(self.cfg.data, split))  # flat: shared by forked loader workers
         if len(examples) != len(src_tokens):
             raise InputError(f"{self.cfg.data}: meta/{split}.jsonl has {len(examples)} rows, input0/{split} "
                              f"{len(src_tokens)}: rerun xtune-preprocess")

@@ -10,8 +10,8 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
 from xtune_fairseq.augment.views import TaggingViewMaker
-from xtune_fairseq.data.paired_views_dataset import ListViews, PairedViewsDataset
-from xtune_fairseq.data.prepared import meta_path, read_tagged_meta
+from xtune_fairseq.data.paired_views_dataset import ListViews, PairedViewsDataset, TargetRows
+from xtune_fairseq.data.prepared import meta_path, read_tagged_rows
 from xtune_fairseq.evaluation.entities import entity_counts, is_bio
 from xtune_fairseq.tasks.xtune_base import XtuneTask, XtuneTaskConfig
 from xtune_fairseq.word_alignment import POOLING, pool_words
@@ -35,10 +35,12 @@ class XtuneSequenceLabelingTask(XtuneTask):
     view_maker_class = TaggingViewMaker
 
     def load_dataset(self, split, combine=False, **kwargs):
-        sentences = read_tagged_meta(meta_path(self.cfg.data, split))
+        # rows, views and tags in flat buffers, which forked loader workers share (compact_rows)
+        sentences = read_tagged_rows(meta_path(self.cfg.data, split))
         encoder = TaggingViewMaker("none", self._encoder(), self._sampler())
-        originals = ListViews([encoder.encode_words(s.words, None, s.id) for s in sentences])
-        targets = [torch.tensor([self.label_index(t) for t in s.tags]) for s in sentences]
+        views = [encoder.encode_words(s.words, None, s.id) for s in sentences]
+        originals = ListViews(views)
+        targets = TargetRows([[self.label_index(t) for t in s.tags] for s in sentences])
         langs = torch.tensor([self.language_index(s.lang) for s in sentences])
         training = split == "train"
         dataset = PairedViewsDataset(
@@ -48,7 +50,7 @@ class XtuneSequenceLabelingTask(XtuneTask):
             partner=self.view_maker(self.cfg.r1_augmentation, sentences) if training else None,
         )
         self.datasets[split] = self.ordered(dataset)
-        cut = sum(1 for s, v in zip(sentences, originals.views) if max(v.word_of_token) + 1 < len(s.words))
+        cut = sum(1 for s, v in zip(sentences, views) if max(v.word_of_token) + 1 < len(s.words))
         logger.info("loaded %s: %d sentences, %d rows (%d augmented)%s", split, len(sentences), len(dataset),
                     len(dataset) - len(sentences),
                     f"; {cut} sentences longer than --max-positions lose their last words" if cut else "")
