@@ -19,7 +19,10 @@ def snapshot(worktree: str, dest: str) -> list:
     written = []
     for table in glob.glob(os.path.join(src, "*", "results-*-s*.json")):  # one per finished seed
         folder = os.path.dirname(table)
-        seed = re.search(r"-s(\d+)\.json$", table).group(1)
+        found = re.search(r"-s(\d+)\.json$", table)
+        if not found:  # the multi-seed tables (results-ROWS-seeds-1-2-...json) are rebuilt from the seeds
+            continue
+        seed = found.group(1)
         for path in glob.glob(os.path.join(folder, f"*-s{seed}", "results.json")) + [table[:-5] + ".md"]:
             out = os.path.join(dest, os.path.relpath(path, src))
             os.makedirs(os.path.dirname(out), exist_ok=True)
