@@ -1,12 +1,14 @@
-"""The scale and view-speed benchmarks (cli/bench_scale.py, cli/bench_augment.py) on the tiny model,
+"""The benchmarks (cli/bench*.py) on the tiny model,
 so that they keep running: the corpus's shape, every measurement present and sane."""
 
 import json
+import shutil
 
 import pytest
 
 from conftest import make_task
-from xtune_fairseq.cli import bench_augment, bench_scale
+from xtune_fairseq.cli import bench, bench_augment, bench_scale, bench_translations, bench_views
+from xtune_fairseq.data.prepared import read_examples, read_translation_table, translation_table
 from xtune_fairseq.data.readers import read_classification_tsv
 
 
@@ -75,3 +77,44 @@ def test_view_speed_benchmark(tiny, tmp_path, kinds, capsys):
         assert k["views_per_s"] > 0 and k["tokens_per_view"] > 10 and k["loader_s_per_batch"]["0"] > 0
         assert k["step_share"] == pytest.approx(2 * 32 / k["views_per_s"] / 0.1)
     assert "| mt |" in capsys.readouterr().out
+
+
+def test_step_time_benchmarks_report_and_check_flags(tiny, tmp_path, capsys):
+    """xtune-bench and bench_views through their shared main (report_cli): a report, and a flag
+    out of range refused in one line before anything is measured."""
+    out = tmp_path / "bench.json"
+    rc = bench.main(["--model-dir", tiny["model"], "--data", tiny["bin"], "--updates", "1", "--rounds", "1",
+                     "--warmup", "0", "--max-positions", "32", "--json", str(out)])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert report["configs"]["plain"]["ratio_to_plain"] == 1 and report["configs"]["r1"]["median_update_s"] > 0
+    assert "| r1 |" in capsys.readouterr().out
+    assert bench.main(["--model-dir", tiny["model"], "--data", tiny["bin"], "--rounds", "0"]) == 2
+    assert "--rounds 0: expected" in capsys.readouterr().err
+    data = shutil.copytree(tiny["bin"], tmp_path / "bin")  # the benchmark writes views into it
+    rc = bench_views.main(["--data", str(data), "--model-dir", tiny["model"], "--epochs", "1", "--rounds", "1",
+                           "--json", str(tmp_path / "views.json"), "--", "--data-augmentation", "ss",
+                           "--r1-augmentation", "ss", "--max-positions", "32"])
+    assert rc == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "views.json").read_text())
+    assert set(printed["binarized_over_online"]) == {"data_s", "step_s"}
+    assert bench_views.main(["--data", str(data), "--model-dir", tiny["model"], "--", "--binarized-views", "x"]) == 2
+
+
+def test_translation_table_benchmark(tmp_path, capsys):
+    path = bench_translations.write_translations(str(tmp_path / "t.jsonl"), 30, 4, chunk=7)
+    rows = read_examples(path)
+    assert len(rows) == 120 and [r.id for r in rows[:5]] == ["train-0"] * 4 + ["train-1"]
+    assert [r.lang for r in rows[:4]] == list(bench_translations.LANGS[:4])
+    assert all(len(r.texts) == 2 and 20 <= len(r.texts[0].split()) <= 30 for r in rows)
+    assert dict(read_translation_table(path).items()) == translation_table(rows)
+    out = tmp_path / "t.json"
+    rc = bench_translations.main(["--ids", "30", "--per-id", "3", "--work", str(tmp_path / "w"), "--json", str(out)])
+    assert rc == 0
+    results = json.loads(out.read_text())
+    assert [r["holder"] for r in results] == ["dict", "mmap"]
+    for r in results:
+        assert r["rows"] == 90 and r["ids"] == 30 and r["draw_us"] > 0 and r["worker_uss_mb"] > 0
+    assert "| 90 (30) | mmap |" in capsys.readouterr().out
+    assert not (tmp_path / "w" / "translations-30.jsonl").exists()

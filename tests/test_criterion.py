@@ -196,6 +196,28 @@ def test_cache_for_other_data_is_refused(tiny, stage1, tmp_path):
         task.load_dataset("train")
 
 
+def test_cache_translation_rows_become_first_rows(tiny, stage1, tmp_path):
+    """The cache's {id: rows} is held as one int64 first row per training row (shared by loader
+    workers); rows that are not consecutive cannot be, and are refused."""
+    from xtune_fairseq.cli.teacher_cache import build_cache
+
+    cache = build_cache(stage1, tiny["bin"])
+    path = tmp_path / "cache.pt"
+    torch.save(cache, path)
+    task, _ = make_task(tiny, "--data-augmentation", "mt", "--r2-lambda", "1", "--teacher-cache", str(path))
+    ds = task.load_dataset("train").dataset
+    first = ds.teacher_cache["translation_first"]
+    assert first.dtype == torch.int64 and "translation_rows" not in ds.teacher_cache
+    assert [int(first[i]) for i in range(len(ds.examples))] == [cache["translation_rows"][ex.id][0]
+                                                                   for ex in ds.examples]
+    some = next(i for i, rows in cache["translation_rows"].items() if len(rows) > 1)
+    cache["translation_rows"][some] = cache["translation_rows"][some][::-1]
+    torch.save(cache, path)
+    task, _ = make_task(tiny, "--data-augmentation", "mt", "--r2-lambda", "1", "--teacher-cache", str(path))
+    with pytest.raises(InputError, match=f"rows of '{some}' are not consecutive"):
+        task.load_dataset("train")
+
+
 def test_resampled_rows_without_teacher_path_are_an_error(tiny, stage1, tmp_path):
     from xtune_fairseq.cli.teacher_cache import main as cache_main
 

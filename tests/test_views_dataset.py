@@ -76,3 +76,21 @@ def test_evaluation_splits_have_no_views(tiny):
     task.load_dataset("valid")
     ds = task.dataset("valid")
     assert len(ds) == len(ds.dataset.examples) and "partner" not in ds.dataset[0]
+
+
+def test_view_makers_share_one_encoder_and_word_memo(tiny):
+    """A and A' of a task share the encoder and the best-segmentation memo (one copy per process),
+    and the views are those of makers with memos of their own."""
+    from xtune_fairseq.augment.views import ViewMaker
+
+    task, _ = make_task(tiny, "--data-augmentation", "ss", "--r1-augmentation", "cs",
+                        "--code-switch-dicts", tiny["dicts"])
+    ds = task.load_dataset("train").dataset
+    assert ds.augment.encoder is ds.partner.encoder and ds.augment._word_ids is ds.partner._word_ids
+    ds.set_epoch(2)
+    shared = [(ds[i]["source"].tolist(), ds[i]["partner"].tolist()) for i in range(len(ds))]
+    ds.augment = ViewMaker("ss", task._new_encoder(), task._sampler())
+    ds.partner = ViewMaker("cs", task._new_encoder(), task._sampler(), task._switcher())
+    assert ds.augment._word_ids is not ds.partner._word_ids
+    assert [(ds[i]["source"].tolist(), ds[i]["partner"].tolist()) for i in range(len(ds))] == shared
+    assert ds.augment._word_ids and ds.partner._word_ids

@@ -131,7 +131,21 @@ def load_teacher_cache(path: str, task, examples) -> dict:
                          "rebuild it from a finite checkpoint")
     task.teacher_cache_record = {"path": path, "sha256": cache["teacher_sha256"], "teacher": cache["teacher"]}
     match_cache_and_teacher(task)
+    cache["translation_first"] = _first_translation_rows(path, cache.pop("translation_rows"), examples)
     return cache
+
+
+def _first_translation_rows(path, rows: dict, examples) -> torch.Tensor:
+    """{training id: its translations' cache rows} as the first row per training row (-1: none): an
+    int64 tensor, shared by forked loader workers where a dict of lists would be copied into each."""
+    first = torch.full((len(examples),), -1, dtype=torch.int64)
+    for src, ex in enumerate(examples):
+        mine = rows.get(ex.id)
+        if mine:
+            if list(mine) != list(range(mine[0], mine[0] + len(mine))):
+                raise InputError(f"{path}: the translation rows of {ex.id!r} are not consecutive; rebuild it")
+            first[src] = mine[0]
+    return first
 
 
 def match_cache_and_teacher(task):
@@ -169,10 +183,10 @@ def file_sha256(path: str) -> str:
 def data_fingerprint(data: str, examples) -> str:
     """sha256 of what a cache's rows stand for, in order: ids and texts of the training examples,
     then of meta/translations.jsonl (the cache's translation rows)."""
-    from xtune_fairseq.data.prepared import TRANSLATIONS, meta_path, read_examples
+    from xtune_fairseq.data.prepared import TRANSLATIONS, iter_examples, meta_path
 
     table = meta_path(data, TRANSLATIONS)
-    translations = read_examples(table) if os.path.isfile(table) else []
+    translations = iter_examples(table) if os.path.isfile(table) else []
     h = hashlib.sha256()
     for part in (examples, translations):
         for ex in part:

@@ -47,6 +47,7 @@ class ViewMaker:
         sampler: SubwordSampler,
         switcher: Optional[CodeSwitcher] = None,
         translations: Optional[Dict[str, list]] = None,
+        word_ids: Optional[Dict[str, Tuple[int, ...]]] = None,  # a memo shared with makers of the same encoder and sampler
     ):
         if kind not in AUGMENTATIONS:
             raise InputError(f"unknown augmentation {kind!r}; expected one of {AUGMENTATIONS}")
@@ -55,7 +56,7 @@ class ViewMaker:
         self.kind, self.encoder, self.sampler = kind, encoder, sampler
         self.switcher = switcher
         self.translations = Translations(translations) if kind == "mt" else None
-        self._word_ids: Dict[str, Tuple[int, ...]] = {}
+        self._word_ids: Dict[str, Tuple[int, ...]] = {} if word_ids is None else word_ids
 
     def check_covers(self, example_ids: Sequence[str]) -> None:
         if self.kind == "mt":

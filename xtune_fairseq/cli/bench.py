@@ -11,7 +11,6 @@ per-example augmentations (subword sampling, code-switch) is measured against tr
 
 import argparse
 import itertools
-import json
 import os
 import statistics
 import subprocess
@@ -19,8 +18,7 @@ import sys
 import tempfile
 import time
 
-from xtune_fairseq.cli.common import run_cli
-from xtune_fairseq.flag_ranges import check_ranges
+from xtune_fairseq.cli.common import report_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -206,16 +204,7 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--json", help="write the report here")
     a = p.parse_args(argv)
-
-    def go():
-        check_ranges(a)
-        report = bench(a)
-        if a.json:
-            with open(a.json, "w") as f:
-                json.dump(report, f, indent=1)
-        print(table(report))
-
-    return run_cli(go)
+    return report_cli(a, lambda: bench(a), table)
 
 
 if __name__ == "__main__":

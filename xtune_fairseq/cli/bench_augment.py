@@ -19,10 +19,9 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 
 from xtune_fairseq.cli.bench_scale import english_words, write_pairs
-from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.common import report_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KINDS = ("ss", "cs", "mt")
@@ -145,15 +144,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", help="write the report here")
     a = p.parse_args(argv)
-
-    def go():
-        report = bench(a)
-        if a.json:
-            with open(a.json, "w") as f:
-                json.dump(report, f, indent=1)
-        print(table(report))
-
-    return run_cli(go)
+    return report_cli(a, lambda: bench(a), table)
 
 
 if __name__ == "__main__":

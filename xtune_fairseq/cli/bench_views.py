@@ -17,9 +17,8 @@ import json
 import statistics
 import time
 
-from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.common import report_cli
 from xtune_fairseq.errors import InputError
-from xtune_fairseq.flag_ranges import check_ranges
 
 DEFAULT_FLAGS = ["--data-augmentation", "cs", "--r1-augmentation", "cs", "--r1-lambda", "5"]
 
@@ -102,18 +101,12 @@ def main(argv=None):
     a, flags = p.parse_known_args(argv)
     flags = [f for f in flags if f != "--"] or DEFAULT_FLAGS
 
-    def go():
-        check_ranges(a)
+    def measure():
         if "--binarized-views" in flags:
             raise InputError("--binarized-views: the benchmark sets it itself")
-        report = bench(a, flags)
-        text = json.dumps(report, indent=1)
-        print(text)
-        if a.json:
-            with open(a.json, "w") as f:
-                f.write(text + "\n")
+        return bench(a, flags)
 
-    return run_cli(go)
+    return report_cli(a, measure)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """What every CLI shares: user mistakes end with one clear line, not a traceback; LANG:PATH lists."""
 
+import json
 import logging
 import signal
 import sys
 import threading
 import warnings
-from typing import List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from xtune_fairseq.errors import InputError
 
@@ -27,6 +28,22 @@ def run_cli(fn) -> int:
     finally:
         _on_sigterm(previous)
     return 0
+
+
+def report_cli(a, measure: Callable[[], object], table: Optional[Callable[[object], str]] = None) -> int:
+    """A benchmark's main: its flags' ranges checked, the report measured, written as JSON to a.json
+    when given, printed as table(report) (or as JSON)."""
+    from xtune_fairseq.flag_ranges import check_ranges
+
+    def go():
+        check_ranges(a)
+        report = measure()
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(report, f, indent=1)
+        print(table(report) if table else json.dumps(report, indent=1))
+
+    return run_cli(go)
 
 
 def _interrupt(signum, frame):

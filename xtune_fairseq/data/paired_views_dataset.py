@@ -147,7 +147,7 @@ class PairedViewsDataset(ViewRowsDataset):
             "is_aug": is_aug,
             "lang": self.langs[src],
             "target": target,
-            "teacher_logits": self._cached_teacher(src, self.examples[src].id, is_aug, view.noise, view.translation),
+            "teacher_logits": self._cached_teacher(src, is_aug, view.noise, view.translation),
         }
         if pv is not None:
             item["partner"] = torch.tensor(pv.ids, dtype=torch.long)
@@ -155,7 +155,7 @@ class PairedViewsDataset(ViewRowsDataset):
             item["partner_word_of_token"] = _word_map(pv)
         return item
 
-    def _cached_teacher(self, src, example_id, is_aug, noise, translation):
+    def _cached_teacher(self, src, is_aug, noise, translation):
         """The teacher's logits for this row's input when that input is fixed (the original, or a
         given translation) and cached; None when the teacher has to see it online."""
         cache = self.teacher_cache
@@ -164,7 +164,7 @@ class PairedViewsDataset(ViewRowsDataset):
         if not is_aug:
             return cache["original"][src]
         if translation is not None:
-            return cache["translations"][cache["translation_rows"][example_id][translation]]
+            return cache["translations"][int(cache["translation_first"][src]) + translation]
         return None
 
     def collater(self, samples: List[dict]):

@@ -13,11 +13,12 @@ import contextlib
 import json
 import os
 import shutil
-from typing import Callable, Dict, Iterable, List
+from typing import Callable, Dict, Iterable, Iterator, List
 
 from xtune_fairseq.data.compact_rows import Codes, CompactRows, Ragged, Strings
 from xtune_fairseq.data.readers import Example
 from xtune_fairseq.data.tagged import TaggedSentence
+from xtune_fairseq.data.translation_table import TranslationTable
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.files import OutputDir, dir_in_progress
 from xtune_fairseq.qa.squad import QAExample
@@ -81,19 +82,40 @@ def write_jsonl(path, rows) -> None:
         f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
+def example_of(r: dict) -> Example:
+    return Example(r["id"], r["lang"], tuple(r["texts"]), r.get("label"))
+
+
+def tagged_of(r: dict) -> TaggedSentence:
+    return TaggedSentence(r["id"], r["lang"], tuple(r["words"]), None if r["tags"] is None else tuple(r["tags"]))
+
+
+def qa_of(r: dict) -> QAExample:
+    return QAExample(str(r["id"]), r["lang"], r["question"], r["context"],
+                     tuple((str(t), int(s)) for t, s in r["answers"]))
+
+
+ROW_OF: Dict[str, Callable[[dict], object]] = {"classification": example_of, "tagging": tagged_of, "qa": qa_of}
+
+
 def read_examples(path: str) -> List[Example]:
     if not os.path.isfile(path):
         raise InputError(f"{path} not found: rerun xtune-preprocess")
     with open(path, encoding="utf-8") as f:
-        return [Example(r["id"], r["lang"], tuple(r["texts"]), r.get("label")) for r in map(json.loads, f)]
+        return [example_of(r) for r in map(json.loads, f)]
+
+
+def iter_examples(path: str) -> Iterator[Example]:
+    """read_examples' rows one at a time (hashing millions of translations needs no list of them)."""
+    with open(path, encoding="utf-8") as f:
+        yield from (example_of(r) for r in map(json.loads, f))
 
 
 def read_tagged_meta(path: str) -> List[TaggedSentence]:
     if not os.path.isfile(path):
         raise InputError(f"{path} not found: rerun xtune-preprocess --kind tagging")
     with open(path, encoding="utf-8") as f:
-        return [TaggedSentence(r["id"], r["lang"], tuple(r["words"]), None if r["tags"] is None else tuple(r["tags"]))
-                for r in map(json.loads, f)]
+        return [tagged_of(r) for r in map(json.loads, f)]
 
 
 def _fields(path: str, names, rerun: str) -> list:
@@ -128,30 +150,28 @@ def read_qa_meta(path: str) -> List[QAExample]:
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             try:
-                r = json.loads(line)
-                out.append(QAExample(str(r["id"]), r["lang"], r["question"], r["context"],
-                                     tuple((str(t), int(s)) for t, s in r["answers"])))
+                out.append(qa_of(json.loads(line)))
             except (ValueError, KeyError, TypeError) as e:
                 raise InputError(f"{path}:{lineno}: not a question written by xtune-preprocess --kind qa "
                                  f"({e})") from None
     return out
 
 
-READ_META: Dict[str, Callable[[str], list]] = {
-    "classification": read_examples, "tagging": read_tagged_meta, "qa": read_qa_meta}
-
-
 # --- translation tables: {training id: [its translations]}
 
 def translation_table(rows: Iterable) -> Dict[str, list]:
+    """A table of rows in memory (readers, tests); training reads read_translation_table's."""
     table: Dict[str, list] = {}
     for row in rows:
         table.setdefault(row.id, []).append(row)
     return table
 
 
-def read_translation_table(path: str, kind: str = "classification") -> Dict[str, list]:
-    return translation_table(READ_META[kind](path))
+def read_translation_table(path: str, kind: str = "classification") -> TranslationTable:
+    """meta/translations.jsonl, memory-mapped and parsed row by row when read (translation_table)."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path} not found: rerun xtune-preprocess with --translations")
+    return TranslationTable(path, ROW_OF[kind])
 
 
 # --- writing a data directory

@@ -199,9 +199,14 @@ class XtuneTask(FairseqTask):
         """Whether R2 reads the teacher's predictions of fixed inputs from --teacher-cache."""
         return False
 
-    def _encoder(self):
+    def _new_encoder(self) -> TextEncoder:
         return TextEncoder(self.source_dictionary.index, self.cfg.init_token, self.source_dictionary.eos(),
                            self.max_positions())
+
+    def _encoder(self) -> TextEncoder:  # A and A' share one, and one memo of words' best-segmentation ids
+        if getattr(self, "_text_encoder", None) is None:
+            self._text_encoder, self._best_word_ids = self._new_encoder(), {}
+        return self._text_encoder
 
     def view_maker(self, kind, examples):
         if kind == "none":
@@ -212,7 +217,7 @@ class XtuneTask(FairseqTask):
         if switcher:
             self.warn_unswitchable(examples)
         translations = self.read_translations() if kind == "mt" else None
-        maker = self.view_maker_class(kind, encoder, sampler, switcher, translations)
+        maker = self.view_maker_class(kind, encoder, sampler, switcher, translations, word_ids=self._best_word_ids)
         maker.check_covers([ex.id for ex in examples])
         return maker
 
@@ -227,8 +232,11 @@ class XtuneTask(FairseqTask):
                            "nothing (a dictionary in the wrong direction?)", paths[lang], lang)
 
     def read_translations(self):
-        """{training id: its translate-train rows}, read in the row shape of this task's kind."""
-        return read_translation_table(meta_path(self.cfg.data, TRANSLATIONS), self.kind)
+        """{training id: its translate-train rows}, read in the row shape of this task's kind; read
+        once per task (A and A' share it: at XNLI's size the index takes about a minute to build)."""
+        if getattr(self, "_translation_table", None) is None:
+            self._translation_table = read_translation_table(meta_path(self.cfg.data, TRANSLATIONS), self.kind)
+        return self._translation_table
 
     def _switcher(self):  # A and A' share one (large dictionaries load once)
         if getattr(self, "_code_switcher", None) is None:

@@ -79,7 +79,7 @@ class XtuneClassificationTask(XtuneTask, SentencePredictionTask):
         logger.info("loaded %s: %d rows (%d augmented)", split, len(dataset), len(dataset) - len(examples))
         return self.datasets[split]
 
-    def _encoder(self):
+    def _new_encoder(self):
         return TextEncoder(self.source_dictionary.index, self.cfg.init_token, self.source_dictionary.eos(),
                            self.max_positions(), sep=self.cfg.separator_token)
 
