@@ -118,3 +118,16 @@ def test_translation_table_benchmark(tmp_path, capsys):
         assert r["rows"] == 90 and r["ids"] == 30 and r["draw_us"] > 0 and r["worker_uss_mb"] > 0
     assert "| 90 (30) | mmap |" in capsys.readouterr().out
     assert not (tmp_path / "w" / "translations-30.jsonl").exists()
+
+
+def test_scale_benchmark_preprocesses_translations(tiny, tmp_path, capsys):
+    out = tmp_path / "scale.json"
+    rc = bench_scale.main(["--model-dir", tiny["model"], "--code-switch-dicts", tiny["dicts"], "--sizes", "50",
+                           "--augmentations", "none", "--translations-per-pair", "3", "--keep",
+                           "--work", str(tmp_path / "work"), "--json", str(out)])
+    assert rc == 0
+    (r,) = json.loads(out.read_text())
+    assert r["translations"] == 150 and r["preprocess_peak_rss_mb"] > 50 and "cs" not in r
+    assert "| 50 + 150 translations |" in capsys.readouterr().out
+    table = read_translation_table(str(tmp_path / "work" / "n50" / "bin" / "meta" / "translations.jsonl"))
+    assert len(table) == 50 and all(len(group) == 3 for group in table.values())

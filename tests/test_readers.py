@@ -45,3 +45,30 @@ def test_translations_keyed_by_id(tmp_path):
     assert [t.texts[0] for t in table["1"]] == ["A", "AA"] and "2" not in table
     with pytest.raises(InputError, match="matches no training example"):
         read_translations(write(tmp_path, "id\tlang\tsentence\n9\tde\tA\n", "tr2.tsv"), train)
+
+
+def test_translations_stream_into_preprocess(tiny, tmp_path, capsys):
+    """xtune-preprocess writes translations as it reads them (XNLI's 5.5M rows are never held): the
+    table training reads equals the file's rows by id, and a bad row late in the file fails naming
+    file and line with nothing written, an earlier output of the same destination kept whole."""
+    import json
+
+    from xtune_fairseq.cli import preprocess
+    from xtune_fairseq.data.prepared import TRANSLATIONS, meta_path, read_translation_table
+
+    train = read_classification_tsv(tiny["train"])
+    expected = read_translations(tiny["translations"], train)
+    dest = tmp_path / "bin"
+    args = ["--model-dir", tiny["model"], "--train", tiny["train"], "--dest", str(dest)]
+    assert preprocess.main(args + ["--translations", tiny["translations"]]) == 0
+    assert dict(read_translation_table(meta_path(str(dest), TRANSLATIONS)).items()) == expected
+    before = {p.name: p.read_bytes() for p in (dest / "meta").iterdir()}
+    with open(tiny["translations"], encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("\n".join(lines + ["no-such-id\tde\tx"]) + "\n", encoding="utf-8")
+    assert preprocess.main(args + ["--translations", str(bad), "--force"]) == 2
+    assert "bad.tsv: translation id 'no-such-id' matches no training example" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (dest / "meta").iterdir()} == before
+    assert json.loads((dest / "xtune.json").read_text())["kind"] == "classification"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]  # no half-written folder left

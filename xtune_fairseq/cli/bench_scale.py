@@ -66,6 +66,18 @@ def write_pairs(path, n_rows, words, seed=1, length=(20, 30), chunk=20000):
     return path
 
 
+def write_translations(train_tsv, path, per_pair):
+    """A translate-train TSV: each training pair's sentences again under per_pair language codes (the
+    text's length is what preprocessing's memory sees)."""
+    with open(train_tsv, encoding="utf-8") as f, open(path, "w", encoding="utf-8") as out:
+        out.write("id\tlang\tsentence1\tsentence2\n")
+        next(f)
+        for line in f:
+            ex_id, _, s1, s2, _ = line.rstrip("\n").split("\t")
+            out.writelines(f"{ex_id}\tx{k}\t{s1}\t{s2}\n" for k in range(per_pair))
+    return path
+
+
 def run_measured(cmd):
     """(wall seconds, CPU seconds, peak RSS in MB, stdout) of a subprocess; the peak is its own (os.wait4
     reaps it with its rusage, so Popen must not wait: its output goes to files, not pipes)."""
@@ -185,10 +197,14 @@ def measure_size(n, a, words):
     os.makedirs(work, exist_ok=True)
     tsv = write_pairs(os.path.join(work, "train.tsv"), n, words, seed=a.seed)
     dest = os.path.join(work, "bin")
-    wall, cpu, rss, _ = run_measured([sys.executable, "-m", "xtune_fairseq.cli.preprocess", "--model-dir", a.model_dir,
-                                 "--train", tsv, "--dest", dest, "--force"])
-    out = {"rows": n, "preprocess_s": wall, "preprocess_cpu_s": cpu, "preprocess_peak_rss_mb": rss}
-    for aug in a.augmentations.split(","):
+    cmd = [sys.executable, "-m", "xtune_fairseq.cli.preprocess", "--model-dir", a.model_dir, "--train", tsv,
+           "--dest", dest, "--force"]
+    if a.translations_per_pair:
+        cmd += ["--translations", write_translations(tsv, os.path.join(work, "translations.tsv"), a.translations_per_pair)]
+    wall, cpu, rss, _ = run_measured(cmd)
+    out = {"rows": n, "translations": n * a.translations_per_pair, "preprocess_s": wall, "preprocess_cpu_s": cpu,
+           "preprocess_peak_rss_mb": rss}
+    for aug in _augmentations(a):
         _, _, peak, text = run_measured([sys.executable, "-m", "xtune_fairseq.cli.bench_scale", "--stage2", dest,
                                       "--model-dir", a.model_dir, "--code-switch-dicts", a.code_switch_dicts,
                                       "--augmentations", aug, "--sample-rows", str(a.sample_rows),
@@ -207,7 +223,8 @@ def table(results, augmentations, workers=0):
     head += "".join(f" {aug}: {c} |" for aug in augmentations for c in cols)
     lines = [head, "|---|---|---|" + "---|" * len(cols) * len(augmentations)]
     for r in results:
-        line = f"| {r['rows']:,} | {r['preprocess_s']:.0f} ({r['preprocess_cpu_s']:.0f}) | {r['preprocess_peak_rss_mb']:.0f} |"
+        rows = f"{r['rows']:,}" + (f" + {r['translations']:,} translations" if r.get("translations") else "")
+        line = f"| {rows} | {r['preprocess_s']:.0f} ({r['preprocess_cpu_s']:.0f}) | {r['preprocess_peak_rss_mb']:.0f} |"
         for aug in augmentations:
             s = r[aug]
             line += f" {s['rows']:,} | {s['rss_growth_mb']:.0f} |"
@@ -217,12 +234,18 @@ def table(results, augmentations, workers=0):
     return "\n".join(lines)
 
 
+def _augmentations(a):
+    return [x for x in a.augmentations.split(",") if x != "none"]
+
+
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, help="XLM-R-format directory (dict.txt, sentencepiece.bpe.model)")
     p.add_argument("--code-switch-dicts", required=True, help="comma-separated en-XX.txt: the corpus's words and cs")
     p.add_argument("--sizes", default="10000,100000,400000", help="training rows (sentence pairs) per measurement")
-    p.add_argument("--augmentations", default="cs,ss", help="A = A' of the stage-2 measurements")
+    p.add_argument("--augmentations", default="cs,ss", help="A = A' of the stage-2 measurements (none: only preprocess)")
+    p.add_argument("--translations-per-pair", type=int, default=0,
+                   help="also preprocess a translate-train file of this many rows per pair (XNLI: 14)")
     p.add_argument("--sample-rows", type=int, default=4000, help="rows whose views are timed (0: all)")
     p.add_argument("--max-positions", type=int, default=256)
     p.add_argument("--workers", type=int, default=0,
@@ -252,7 +275,7 @@ def main(argv=None):
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(results, f, indent=1)
-        print(table(results, a.augmentations.split(","), a.workers))
+        print(table(results, _augmentations(a), a.workers))
 
     return run_cli(go)
 

@@ -20,7 +20,7 @@ from xtune_fairseq.cli.preprocess_views import main as views_main
 from xtune_fairseq.data.prepared import (
     KINDS, TRANSLATIONS, data_dir_in_progress, example_row, finish_data_dir, meta_path, write_jsonl,
 )
-from xtune_fairseq.data.readers import LanguageCodes, read_classification_tsv, read_translations
+from xtune_fairseq.data.readers import LanguageCodes, iter_translations, read_classification_tsv
 from xtune_fairseq.data.xtreme import TASKS
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges
@@ -56,13 +56,14 @@ def preprocess(model_dir, dest, train, valid=None, test=None, translations=None,
     for split, examples in data.items():
         if any(len(ex.texts) != n_texts for ex in examples):
             raise InputError(f"{paths[split]}: {'sentence pairs' if n_texts == 2 else 'single sentences'} expected, as in {train}")
-    trans = read_translations(translations, data["train"], codes) if translations else None
+    trans = iter_translations(translations, data["train"], codes) if translations else None
     return write_classification(model_dir, dest, data, labels, trans, [model_dir, train, valid, test, translations],
                                 workers, force)
 
 
 def write_classification(model_dir, dest, data, labels, trans=None, inputs=(), workers=1, force=False):
-    """data: {split: [Example]} (train, optional valid and test); trans: {training id: [Example]} or None;
+    """data: {split: [Example]} (train, optional valid and test); trans: translations (Examples with
+    their source's id), an iterable read as it is written (millions of rows are never held), or None;
     inputs: the paths dest may not replace."""
     n_texts = len(data["train"][0].texts)
     sp = load_sentencepiece(os.path.join(model_dir, "sentencepiece.bpe.model"))
@@ -77,8 +78,8 @@ def write_classification(model_dir, dest, data, labels, trans=None, inputs=(), w
             with open(os.path.join(raw, f"{split}.label"), "w", encoding="utf-8") as f:
                 f.writelines(ex.label + "\n" for ex in examples)
             write_jsonl(meta_path(work, split), map(example_row, examples))
-        if trans:
-            write_jsonl(meta_path(work, TRANSLATIONS), (example_row(t) for ts in trans.values() for t in ts))
+        if trans is not None and not write_jsonl(meta_path(work, TRANSLATIONS), map(example_row, trans)):
+            os.remove(meta_path(work, TRANSLATIONS))
 
         def pref(split, name):
             return os.path.join(raw, f"{split}.{name}") if split in data else None

@@ -78,7 +78,7 @@ def _classification(name, model_dir, dest, files, tr, langs, notes, inputs, work
     for split in ("valid", "test"):
         if files[split]:
             data[split] = xtreme_read.read_pair_files(files[split], split, labels, codes, notes)
-    trans = xtreme_read.read_pair_translations(tr, data["train"], codes, notes) if tr else None
+    trans = xtreme_read.iter_pair_translations(tr, data["train"], codes, notes) if tr else None
     return write_classification(model_dir, dest, data, labels, trans, inputs, workers, force)
 
 

@@ -77,9 +77,14 @@ def qa_row(ex: QAExample) -> dict:
             "answers": [list(a) for a in ex.answers]}
 
 
-def write_jsonl(path, rows) -> None:
+def write_jsonl(path, rows) -> int:
+    """The rows, one JSON object a line; returns how many."""
+    n = 0
     with open(path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
 
 
 def example_of(r: dict) -> Example:

@@ -3,7 +3,7 @@
 import csv
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.text import is_blank
@@ -59,60 +59,79 @@ def read_classification_tsv(
     labels: when given, a label outside it is an error (evaluation sets, teachers).
     languages: shared by the files of one run, so that a code's spelling is the same in all of them.
     """
+    return list(iter_classification_tsv(path, labels, require_label, languages))
+
+
+def iter_classification_tsv(
+    path: str, labels: Optional[Sequence[str]] = None, require_label: bool = True,
+    languages: Optional[LanguageCodes] = None,
+) -> Iterator[Example]:
+    """read_classification_tsv's examples one at a time, checked as they are read (a translate-train
+    file of millions of rows is never held whole)."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: file not found")
     languages = languages or LanguageCodes()
     with open(path, encoding="utf-8-sig", newline="") as f:  # a BOM would be part of the first column's name
-        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    if not rows:
-        raise InputError(f"{path}: empty file; expected a header line such as 'id<TAB>lang<TAB>sentence<TAB>label'")
-    header = [h.strip() for h in rows[0]]
-    text_cols = next((c for c in reversed(TEXT_COLUMNS) if all(x in header for x in c)), None)
-    needed = ["id", "lang"] + (["label"] if require_label else [])
-    missing = [c for c in needed if c not in header]
-    if text_cols is None or missing:
-        raise InputError(
-            f"{path}:1: header must name id, lang, {'label, ' if require_label else ''}and sentence "
-            f"(or sentence1 and sentence2); got {header}"
-        )
-    col = {name: i for i, name in enumerate(header)}
-    allowed = set(labels) if labels is not None else None
-    out, seen = [], set()
-    for lineno, row in enumerate(rows[1:], 2):
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        if len(row) != len(header):
-            raise InputError(f"{path}:{lineno}: expected {len(header)} tab-separated columns {header}, got {len(row)}")
-        texts = tuple(row[col[c]].strip() for c in text_cols)
-        if any(map(is_blank, texts)):
-            raise InputError(f"{path}:{lineno}: empty sentence")
-        label = row[col["label"]].strip() if "label" in col else None
-        if require_label and not label:
-            raise InputError(f"{path}:{lineno}: empty label")
-        if label:
-            check_label(label, f"{path}:{lineno}")
-        if allowed is not None and label is not None and label not in allowed:
-            raise InputError(f"{path}:{lineno}: unknown label {label!r}; expected one of {sorted(allowed)}")
-        ex_id = row[col["id"]].strip()
-        if ex_id in seen and require_label:
-            raise InputError(f"{path}:{lineno}: duplicate example id {ex_id!r}")
-        seen.add(ex_id)
-        out.append(Example(ex_id, languages.check(row[col["lang"]], f"{path}:{lineno}"), texts, label))
-    if not out:
+        rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(rows, None)
+        if header is None:
+            raise InputError(f"{path}: empty file; expected a header line such as 'id<TAB>lang<TAB>sentence<TAB>label'")
+        header = [h.strip() for h in header]
+        text_cols = next((c for c in reversed(TEXT_COLUMNS) if all(x in header for x in c)), None)
+        needed = ["id", "lang"] + (["label"] if require_label else [])
+        missing = [c for c in needed if c not in header]
+        if text_cols is None or missing:
+            raise InputError(
+                f"{path}:1: header must name id, lang, {'label, ' if require_label else ''}and sentence "
+                f"(or sentence1 and sentence2); got {header}"
+            )
+        col = {name: i for i, name in enumerate(header)}
+        allowed = set(labels) if labels is not None else None
+        seen, n = set(), 0
+        for lineno, row in enumerate(rows, 2):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != len(header):
+                raise InputError(f"{path}:{lineno}: expected {len(header)} tab-separated columns {header}, got {len(row)}")
+            texts = tuple(row[col[c]].strip() for c in text_cols)
+            if any(map(is_blank, texts)):
+                raise InputError(f"{path}:{lineno}: empty sentence")
+            label = row[col["label"]].strip() if "label" in col else None
+            if require_label and not label:
+                raise InputError(f"{path}:{lineno}: empty label")
+            if label:
+                check_label(label, f"{path}:{lineno}")
+            if allowed is not None and label is not None and label not in allowed:
+                raise InputError(f"{path}:{lineno}: unknown label {label!r}; expected one of {sorted(allowed)}")
+            ex_id = row[col["id"]].strip()
+            if require_label:  # translations share their source's id
+                if ex_id in seen:
+                    raise InputError(f"{path}:{lineno}: duplicate example id {ex_id!r}")
+                seen.add(ex_id)
+            n += 1
+            yield Example(ex_id, languages.check(row[col["lang"]], f"{path}:{lineno}"), texts, label)
+    if not n:
         raise InputError(f"{path}: no examples after the header")
-    return out
+
+
+def iter_translations(path: str, examples: Sequence[Example],
+                      languages: Optional[LanguageCodes] = None) -> Iterator[Example]:
+    """A translate-train file (same TSV layout, label optional), row by row, each checked against its
+    source training example (same id, as many sentences)."""
+    n_texts = {ex.id: len(ex.texts) for ex in examples}
+    for tr in iter_classification_tsv(path, require_label=False, languages=languages):
+        n = n_texts.get(tr.id)
+        if n is None:
+            raise InputError(f"{path}: translation id {tr.id!r} matches no training example")
+        if len(tr.texts) != n:
+            raise InputError(f"{path}: translation {tr.id!r} has {len(tr.texts)} sentences, its source {n}")
+        yield tr
 
 
 def read_translations(path: str, examples: Sequence[Example],
                       languages: Optional[LanguageCodes] = None) -> Dict[str, List[Example]]:
-    """Translate-train file (same TSV layout, label optional) keyed by the source example's id."""
-    by_id = {ex.id: ex for ex in examples}
+    """iter_translations' rows keyed by the source example's id."""
     table: Dict[str, List[Example]] = {}
-    for tr in read_classification_tsv(path, require_label=False, languages=languages):
-        src = by_id.get(tr.id)
-        if src is None:
-            raise InputError(f"{path}: translation id {tr.id!r} matches no training example")
-        if len(tr.texts) != len(src.texts):
-            raise InputError(f"{path}: translation {tr.id!r} has {len(tr.texts)} sentences, its source {len(src.texts)}")
+    for tr in iter_translations(path, examples, languages):
         table.setdefault(tr.id, []).append(tr)
     return table

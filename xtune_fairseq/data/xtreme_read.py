@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 import os
 import random
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from xtune_fairseq.data import xtreme
 from xtune_fairseq.data.readers import Example, LanguageCodes, check_label
@@ -97,26 +97,27 @@ def _sentence_translations(path: str) -> Dict[str, str]:
     return found
 
 
-def read_pair_translations(files: LangPaths, train: Sequence[Example], languages: LanguageCodes,
-                           notes: Optional[list] = None) -> Dict[str, List[Example]]:
-    """{training id: its translations, one per language}. The authors' MT needs every training pair
-    translated, so a pair without any translation is an error."""
-    table: Dict[str, List[Example]] = {}
+def iter_pair_translations(files: LangPaths, train: Sequence[Example], languages: LanguageCodes,
+                           notes: Optional[list] = None) -> Iterator[Example]:
+    """The translations of the training pairs, file (language) by file, each with its pair's id: a
+    stream, since XNLI's are 5.5M rows. The authors' MT needs every training pair translated, so a
+    pair without any translation is an error (raised once every file is read)."""
+    covered = bytearray(len(train))
     for lang, path in files:
         lang, found, n = languages.check(lang, path), _sentence_translations(path), 0
-        for ex in train:
+        for i, ex in enumerate(train):
             texts = tuple(found.get(" ".join(t.split())) for t in ex.texts)
             if all(texts):
-                table.setdefault(ex.id, []).append(Example(ex.id, lang, texts))
+                covered[i] = 1
                 n += 1
+                yield Example(ex.id, lang, texts)
         if n < len(train) and notes is not None:
             notes.append(f"{path}: translates {n} of {len(train)} training pairs")
-    missing = [ex for ex in train if ex.id not in table]
+    missing = [ex for ex, c in zip(train, covered) if not c]
     if missing:
         raise InputError(f"{files[0][1]}: {len(missing)} of {len(train)} training pairs have no translation in "
                          f"any file (e.g. {missing[0].id}: {missing[0].texts[0][:60]!r}); expected their English "
                          "sentences in the first two columns")
-    return table
 
 
 def read_tagged_files(files: LangPaths, split: str, labels: Optional[Sequence[str]] = None,
