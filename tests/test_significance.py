@@ -85,6 +85,10 @@ def test_results_compare_writes_a_significance_table(tmp_path, capsys):
     assert tests["better"]["p_value"] == pytest.approx(1 / 1000) and tests["better"]["seeds"] == 2
     text = (tmp_path / "table-significance.md").read_text()
     assert "| better | +" in text and "| yes |" in text and "| same | +0.00 | 1.0000 | 1.0000 | no |" in text
+    assert "| run | avg - baseline |" in text
+    assert main(argv[:-3] + ["same", "--samples", "999"]) == 0  # any run can be the reference
+    text = (tmp_path / "table-significance.md").read_text()
+    assert "| run | avg - same |" in text and "| baseline | +0.00 |" in text
     # a run that was scored on other test examples cannot be paired
     other = json.loads((tmp_path / "results-s1.json").read_text())
     other["same"]["examples"]["langs"] = ["en"] * 100

@@ -118,7 +118,7 @@ def compare(runs, baseline: str, n_samples: int = 10000):
 
 def significance_table(tests, baseline: str, alpha: float = 0.05) -> str:
     lines = [f"paired approximate randomization against {baseline} (test examples x seeds, two-sided; "
-             "Holm-adjusted over the rows)", "", "| run | avg - baseline | p | p (Holm) | significant |",
+             "Holm-adjusted over the rows)", "", f"| run | avg - {baseline} | p | p (Holm) | significant |",
              "|---|---|---|---|---|"]
     for name, t in tests.items():
         verdict = "yes" if t["p_holm"] < alpha else "no"
