@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 
@@ -7,6 +8,11 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USER_DIR = os.path.join(ROOT, "user_dir")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# A non-interactive shell starts its background jobs (`bash .ci/run &`) with SIGINT ignored, and every
+# process they start inherits that: the Ctrl-C tests would see nothing. Python's handler restored here;
+# the commands the tests start then begin with the default disposition.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -179,7 +179,6 @@ def test_named_output_files_are_not_inputs(tmp_path, capsys):
 
 def test_interrupted_pipeline_stops_its_training_process(tmp_path, monkeypatch):
     """SIGTERM to xtune-pipeline alone (not its process group) must not leave fairseq-train running."""
-    import _thread
     import threading
     from types import SimpleNamespace
 
@@ -195,8 +194,12 @@ def test_interrupted_pipeline_stops_its_training_process(tmp_path, monkeypatch):
     sleeper = [sys.executable, "-c", "import time; print('started', flush=True); time.sleep(120)"]
     monkeypatch.setattr(pipeline, "train_command", lambda *a: sleeper)
     monkeypatch.setattr(pipeline.subprocess, "Popen", popen)
-    threading.Timer(1.0, _thread.interrupt_main).start()  # what run_cli makes of SIGTERM
+    # a real signal: it interrupts the wait for the child (_thread.interrupt_main would only be seen
+    # once the child had ended by itself); KeyboardInterrupt is what run_cli makes of SIGTERM too
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
     a = SimpleNamespace(out=str(tmp_path), stage1_epochs=None, epochs=1, binarized_views_epochs=0)
+    start = time.time()
     with pytest.raises(KeyboardInterrupt):
         pipeline.run_stage(a, 1, 10)
-    assert children and children[0].poll() is not None  # the child was stopped, not orphaned
+    assert time.time() - start < 60  # the sleeper sleeps 120 s
+    assert children and children[0].poll() is not None and children[0].returncode < 0  # stopped, not orphaned
