@@ -8,8 +8,8 @@ import pytest
 
 from conftest import make_task
 from xtune_fairseq.cli import bench, bench_augment, bench_scale, bench_translations, bench_views
-from xtune_fairseq.data.prepared import read_examples, read_translation_table, translation_table
-from xtune_fairseq.data.readers import read_classification_tsv
+from xtune_fairseq.data.prepared import read_examples, read_translation_table
+from xtune_fairseq.data.readers import read_classification_tsv, translation_table
 
 
 def test_corpus_is_xnli_shaped_from_dictionary_words(tiny, tmp_path):

@@ -8,8 +8,8 @@ import pytest
 
 from xtune_fairseq.data import translation_table as tt
 from xtune_fairseq.data.prepared import (example_row, qa_row, read_examples, read_qa_meta, read_tagged_meta,
-                                         read_translation_table, tagged_row, translation_table)
-from xtune_fairseq.data.readers import Example
+                                         read_translation_table, tagged_row)
+from xtune_fairseq.data.readers import Example, translation_table
 from xtune_fairseq.data.tagged import TaggedSentence
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.qa.squad import QAExample

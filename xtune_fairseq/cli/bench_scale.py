@@ -95,9 +95,10 @@ def run_measured(cmd):
         return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
 
 
-def _rss_mb():
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+def status_mb(field="VmRSS", pid="self"):
+    """A memory field of /proc/PID/status (VmRSS, VmHWM, RssAnon, RssFile ...) in MB."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith(field + ":"))
 
 
 def stage2(data, model_dir, dicts, augmentation, sample, max_positions, seed=1, workers=0, fraction=0.5):
@@ -117,16 +118,16 @@ def stage2(data, model_dir, dicts, augmentation, sample, max_positions, seed=1, 
     cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), argv))
     task = tasks.setup_task(cfg.task)
     gc.collect()
-    before = _rss_mb()
+    before = status_mb()
     start = time.process_time()
     ds = task.load_dataset("train")
     load_s = time.process_time() - start
     gc.collect()
-    loaded = _rss_mb()
+    loaded = status_mb()
     out = {"rows": len(ds), "rss_before_mb": before, "rss_growth_mb": loaded - before, "load_s": load_s}
     # the workers fork from a process whose caches are still cold, as in fairseq-train
     out.update(worker_memory(task, ds, workers, fraction, seed) if workers else draw_epoch(ds, sample))
-    return dict(out, rss_after_views_mb=_rss_mb())
+    return dict(out, rss_after_views_mb=status_mb())
 
 
 def draw_epoch(ds, sample):
@@ -149,7 +150,7 @@ def draw_epoch(ds, sample):
             "partner_tokens_mean": tokens / len(rows)}
 
 
-def _smaps_mb(pid):
+def smaps_mb(pid="self"):
     """{field: MB} of /proc/PID/smaps_rollup; uss (unique set size) = Private_Clean + Private_Dirty:
     the pages this process alone holds (copied on write, or allocated after the fork)."""
     with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -184,11 +185,11 @@ def worker_memory(task, ds, workers, fraction, seed, batch_size=32):
     for _ in range(batches):
         next(epoch)
     wall = time.perf_counter() - start
-    each = [_smaps_mb(pid) for pid in _children() if pid not in others]
+    each = [smaps_mb(pid) for pid in _children() if pid not in others]
     return {"workers": len(each), "batches": batches, "epoch_fraction": fraction, "iterate_wall_s": wall,
             "worker_uss_mb": [w["uss"] for w in each], "worker_dirty_mb": [w["Private_Dirty"] for w in each],
             "worker_pss_mb": [w["Pss"] for w in each],
-            "worker_rss_mb": [w["Rss"] for w in each], "main": _smaps_mb(os.getpid())}
+            "worker_rss_mb": [w["Rss"] for w in each], "main": smaps_mb(os.getpid())}
 
 
 def measure_size(n, a, words):

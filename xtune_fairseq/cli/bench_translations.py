@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from xtune_fairseq.cli.bench_scale import smaps_mb, status_mb
 from xtune_fairseq.cli.common import run_cli
 
 LANGS = ("ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
@@ -44,54 +45,46 @@ def write_translations(path, n_ids, per_id, seed=1, chunk=20000, vocab_size=2000
     return path
 
 
-def _status_mb(field, pid="self"):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) / 1024 for line in f if line.startswith(field + ":"))
-
-
-def _uss_mb(pid="self"):
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        kb = {k.rstrip(":"): int(v) for k, v, *_ in (line.split() for line in f) if v.isdigit()}
-    return (kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)) / 1024
-
-
 def load(path, holder):
-    from xtune_fairseq.data.prepared import read_examples, read_translation_table, translation_table
+    from xtune_fairseq.data.prepared import read_examples, read_translation_table
+    from xtune_fairseq.data.readers import translation_table
 
     return translation_table(read_examples(path)) if holder == "dict" else read_translation_table(path)
 
 
-def _draw_all(table, ids, out):
-    """In a forked child: one translation of every id (an MT epoch's reads), then its private memory."""
-    rng = np.random.default_rng(0)
+def _draw(table, ids, rng):
+    """One translation of each id, drawn as the MT view draws it."""
     for i in ids:
         group = table[i]
         group[int(rng.integers(len(group)))]
-    out.put(_uss_mb())
+
+
+def _draw_all(table, ids, out):
+    """In a forked child: one translation of every id (an MT epoch's reads), then its private memory."""
+    _draw(table, ids, np.random.default_rng(0))
+    out.put(smaps_mb()["uss"])
 
 
 def measure(path, holder, n_ids, draws=20000):
     gc.collect()
-    before, start_cpu, start = _status_mb("RssAnon"), time.process_time(), time.perf_counter()
+    before, start_cpu, start = status_mb("RssAnon"), time.process_time(), time.perf_counter()
     table = load(path, holder)
     wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     gc.collect()
     out = {"holder": holder, "rows": sum(1 for _ in open(path, "rb")), "ids": len(table),
-           "load_wall_s": wall, "load_cpu_s": cpu, "anon_growth_mb": _status_mb("RssAnon") - before,
-           "file_rss_mb": _status_mb("RssFile")}
+           "load_wall_s": wall, "load_cpu_s": cpu, "anon_growth_mb": status_mb("RssAnon") - before,
+           "file_rss_mb": status_mb("RssFile")}
     rng = np.random.default_rng(1)
     ids = [f"train-{i}" for i in rng.integers(n_ids, size=draws)]
     start = time.process_time()
-    for i in ids:
-        group = table[i]
-        group[int(rng.integers(len(group)))]
+    _draw(table, ids, rng)
     out["draw_us"] = (time.process_time() - start) / draws * 1e6
     queue = multiprocessing.get_context("fork").Queue()
     child = multiprocessing.get_context("fork").Process(target=_draw_all, args=(table, [f"train-{i}" for i in range(n_ids)], queue))
     child.start()
     out["worker_uss_mb"] = queue.get()
     child.join()
-    out["peak_rss_mb"] = _status_mb("VmHWM")
+    out["peak_rss_mb"] = status_mb("VmHWM")
     return out
 
 

@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import shutil
-from typing import Callable, Dict, Iterable, Iterator, List
+from typing import Callable, Dict, Iterator, List
 
 from xtune_fairseq.data.compact_rows import Codes, CompactRows, Ragged, Strings
 from xtune_fairseq.data.readers import Example
@@ -106,8 +106,7 @@ ROW_OF: Dict[str, Callable[[dict], object]] = {"classification": example_of, "ta
 def read_examples(path: str) -> List[Example]:
     if not os.path.isfile(path):
         raise InputError(f"{path} not found: rerun xtune-preprocess")
-    with open(path, encoding="utf-8") as f:
-        return [example_of(r) for r in map(json.loads, f)]
+    return list(iter_examples(path))
 
 
 def iter_examples(path: str) -> Iterator[Example]:
@@ -164,16 +163,8 @@ def read_qa_meta(path: str) -> List[QAExample]:
 
 # --- translation tables: {training id: [its translations]}
 
-def translation_table(rows: Iterable) -> Dict[str, list]:
-    """A table of rows in memory (readers, tests); training reads read_translation_table's."""
-    table: Dict[str, list] = {}
-    for row in rows:
-        table.setdefault(row.id, []).append(row)
-    return table
-
-
 def read_translation_table(path: str, kind: str = "classification") -> TranslationTable:
-    """meta/translations.jsonl, memory-mapped and parsed row by row when read (translation_table)."""
+    """meta/translations.jsonl, memory-mapped and parsed row by row when read (data/translation_table.py)."""
     if not os.path.isfile(path):
         raise InputError(f"{path} not found: rerun xtune-preprocess with --translations")
     return TranslationTable(path, ROW_OF[kind])

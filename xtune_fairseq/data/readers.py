@@ -3,7 +3,7 @@
 import csv
 import os
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.text import is_blank
@@ -128,10 +128,15 @@ def iter_translations(path: str, examples: Sequence[Example],
         yield tr
 
 
+def translation_table(rows: Iterable) -> Dict[str, list]:
+    """{id: its rows, in order}, in memory (training reads prepared.read_translation_table's instead)."""
+    table: Dict[str, list] = {}
+    for row in rows:
+        table.setdefault(row.id, []).append(row)
+    return table
+
+
 def read_translations(path: str, examples: Sequence[Example],
                       languages: Optional[LanguageCodes] = None) -> Dict[str, List[Example]]:
     """iter_translations' rows keyed by the source example's id."""
-    table: Dict[str, List[Example]] = {}
-    for tr in iter_translations(path, examples, languages):
-        table.setdefault(tr.id, []).append(tr)
-    return table
+    return translation_table(iter_translations(path, examples, languages))
