@@ -91,6 +91,7 @@ def test_pipeline_refuses_out_of_range_flags(capsys):
     ("teacher_cache", ["--teacher", "t", "--data", "d", "--out", "o", "--batch-size", "-1"], "--batch-size -1"),
     ("preprocess", ["--model-dir", "m", "--train", "t", "--dest", "d", "--workers", "0"], "--workers 0: expected"),
     ("make_tiny_model", ["--out", "o", "--layers", "0"], "--layers 0: expected"),
+    ("demo", ["--n-train", "2001"], "--n-train 2001: expected a number in [1, 2000]"),
 ])
 def test_other_clis_refuse_out_of_range_flags(capsys, tmp_path, monkeypatch, module, argv, message):
     import importlib

@@ -59,6 +59,7 @@ RANGES = {
     "workers": POSITIVE_INT, "per_lang": POSITIVE_INT, "layer": Range(-1), "bible": NON_NEGATIVE,
     "updates": POSITIVE_INT, "rounds": POSITIVE_INT, "warmup": NON_NEGATIVE, "vocab_size": Range(8),
     "layers": POSITIVE_INT, "dim": POSITIVE_INT, "heads": POSITIVE_INT, "ffn": POSITIVE_INT,
+    "n_train": Range(1, 2000, "[]"),  # the demo's sentiment corpus: the rest of its English is dev and test
 }
 
 
