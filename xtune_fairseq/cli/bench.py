@@ -19,24 +19,9 @@ import tempfile
 import time
 
 from xtune_fairseq.cli.common import report_cli
+from xtune_fairseq.cli.process_memory import reset_peak_rss, status_mb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _peak_rss_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_peak_rss():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
 
 
 def _build(base_argv, extra):
@@ -139,10 +124,10 @@ def time_updates(runs, a):
             timed_update(r, sample)
     for k in range(a.rounds):
         for r in runs.values():
-            _reset_peak_rss()
+            reset_peak_rss()
             for sample in r["batches"][a.warmup + k * a.updates: a.warmup + (k + 1) * a.updates]:
                 r["times"].append(timed_update(r, sample))
-            r["rss"] = max(r["rss"], _peak_rss_mb())
+            r["rss"] = max(r["rss"], status_mb("VmHWM"))
 
 
 def update_time_report(runs, a):

@@ -18,14 +18,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.process_memory import child_pids, run_measured, smaps_mb, status_mb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LABELS = ("entailment", "neutral", "contradiction")
@@ -78,29 +77,6 @@ def write_translations(train_tsv, path, per_pair):
     return path
 
 
-def run_measured(cmd):
-    """(wall seconds, CPU seconds, peak RSS in MB, stdout) of a subprocess; the peak is its own (os.wait4
-    reaps it with its rusage, so Popen must not wait: its output goes to files, not pipes)."""
-    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read().decode()[-3000:]}")
-        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
-
-
-def status_mb(field="VmRSS", pid="self"):
-    """A memory field of /proc/PID/status (VmRSS, VmHWM, RssAnon, RssFile ...) in MB."""
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) / 1024 for line in f if line.startswith(field + ":"))
-
-
 def stage2(data, model_dir, dicts, augmentation, sample, max_positions, seed=1, workers=0, fraction=0.5):
     """In this process: RSS growth (and CPU seconds) of loading D + A(D), then one epoch of views
     (draw_epoch) or, with workers, the loader workers' private memory (worker_memory)."""
@@ -150,33 +126,10 @@ def draw_epoch(ds, sample):
             "partner_tokens_mean": tokens / len(rows)}
 
 
-def smaps_mb(pid="self"):
-    """{field: MB} of /proc/PID/smaps_rollup; uss (unique set size) = Private_Clean + Private_Dirty:
-    the pages this process alone holds (copied on write, or allocated after the fork)."""
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        kb = {k.rstrip(":"): int(v) for k, v, *_ in (line.split() for line in f) if v.isdigit()}
-    mb = {k: kb.get(k, 0) / 1024 for k in ("Rss", "Pss", "Private_Clean", "Private_Dirty")}
-    return dict(mb, uss=mb["Private_Clean"] + mb["Private_Dirty"])
-
-
-def _children():
-    me = str(os.getpid())
-    out = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if fields[1] == me:
-            out.append(int(pid))
-    return sorted(out)
-
-
 def worker_memory(task, ds, workers, fraction, seed, batch_size=32):
     """Iterate `fraction` of epoch 1 through fairseq's batch iterator with `workers` loader processes
     (--num-workers), then read each worker's smaps_rollup while it is still alive."""
-    others = set(_children())  # e.g. a test's earlier loaders
+    others = set(child_pids())  # e.g. a test's earlier loaders
     itr = task.get_batch_iterator(ds, max_sentences=batch_size, seed=seed, num_workers=workers, epoch=1,
                                   ignore_invalid_inputs=True, disable_iterator_cache=True)
     epoch = itr.next_epoch_itr(shuffle=True)
@@ -185,7 +138,7 @@ def worker_memory(task, ds, workers, fraction, seed, batch_size=32):
     for _ in range(batches):
         next(epoch)
     wall = time.perf_counter() - start
-    each = [smaps_mb(pid) for pid in _children() if pid not in others]
+    each = [smaps_mb(pid) for pid in child_pids() if pid not in others]
     return {"workers": len(each), "batches": batches, "epoch_fraction": fraction, "iterate_wall_s": wall,
             "worker_uss_mb": [w["uss"] for w in each], "worker_dirty_mb": [w["Private_Dirty"] for w in each],
             "worker_pss_mb": [w["Pss"] for w in each],

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from xtune_fairseq.cli.bench_scale import smaps_mb, status_mb
+from xtune_fairseq.cli.process_memory import smaps_mb, status_mb
 from xtune_fairseq.cli.common import run_cli
 
 LANGS = ("ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
