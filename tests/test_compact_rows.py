@@ -125,7 +125,7 @@ def test_tagging_views_and_tags_identical_through_compact_rows(tagging):  # noqa
     assert isinstance(ds.originals, ListViews) and isinstance(ds.targets, TargetRows)
     compact = _all_items(ds)
     listed_rows = read_tagged_meta(meta_path(tagging["bin"], "train"))
-    encoder = type(ds.augment)("none", task._encoder(), task._sampler())
+    encoder = type(ds.augment)("none", task._encoding()[0], task._sampler())
     ds.examples = listed_rows
     ds.originals = _ListedViews([encoder.encode_words(s.words, None, s.id) for s in listed_rows])
     ds.targets = [torch.tensor([task.label_index(t) for t in s.tags]) for s in listed_rows]

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 from fairseq.data import Dictionary, SortDataset, data_utils
@@ -203,21 +203,23 @@ class XtuneTask(FairseqTask):
         return TextEncoder(self.source_dictionary.index, self.cfg.init_token, self.source_dictionary.eos(),
                            self.max_positions())
 
-    def _encoder(self) -> TextEncoder:  # A and A' share one, and one memo of words' best-segmentation ids
-        if getattr(self, "_text_encoder", None) is None:
-            self._text_encoder, self._best_word_ids = self._new_encoder(), {}
-        return self._text_encoder
+    def _encoding(self) -> Tuple[TextEncoder, dict]:
+        """(the TextEncoder, a memo of words' best-segmentation ids): one of each, shared by A, A' and
+        the tagging task's originals, so that each word is segmented once."""
+        if getattr(self, "_shared_encoding", None) is None:
+            self._shared_encoding = (self._new_encoder(), {})
+        return self._shared_encoding
 
     def view_maker(self, kind, examples):
         if kind == "none":
             return None
         sampler = self._sampler()
-        encoder = self._encoder()
+        encoder, word_ids = self._encoding()
         switcher = self._switcher() if kind == "cs" else None
         if switcher:
             self.warn_unswitchable(examples)
         translations = self.read_translations() if kind == "mt" else None
-        maker = self.view_maker_class(kind, encoder, sampler, switcher, translations, word_ids=self._best_word_ids)
+        maker = self.view_maker_class(kind, encoder, sampler, switcher, translations, word_ids=word_ids)
         maker.check_covers([ex.id for ex in examples])
         return maker
 

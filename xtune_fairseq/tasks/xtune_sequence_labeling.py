@@ -37,8 +37,8 @@ class XtuneSequenceLabelingTask(XtuneTask):
     def load_dataset(self, split, combine=False, **kwargs):
         # rows, views and tags in flat buffers, which forked loader workers share (compact_rows)
         sentences = read_tagged_rows(meta_path(self.cfg.data, split))
-        text_encoder = self._encoder()
-        encoder = TaggingViewMaker("none", text_encoder, self._sampler(), word_ids=self._best_word_ids)
+        text_encoder, word_ids = self._encoding()
+        encoder = TaggingViewMaker("none", text_encoder, self._sampler(), word_ids=word_ids)
         views = [encoder.encode_words(s.words, None, s.id) for s in sentences]
         originals = ListViews(views)
         targets = TargetRows([[self.label_index(t) for t in s.tags] for s in sentences])
