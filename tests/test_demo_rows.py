@@ -20,11 +20,11 @@ def fake_pipeline(monkeypatch, calls):
             os.makedirs(os.path.join(out, f"stage{s}"), exist_ok=True)
             open(os.path.join(out, f"stage{s}", "checkpoint_best.pt"), "w").close()
             results[f"stage{s}"] = {"row": os.path.basename(out), "stage": s}
-        with open(os.path.join(out, "results.json"), "w") as f:
+        with open(os.path.join(out, pipeline.results_stem(a["--eval-split"]) + ".json"), "w") as f:
             json.dump(results, f)
         return results
 
-    monkeypatch.setattr(pipeline, "parse", parse)
+    monkeypatch.setattr(pipeline, "parse", parse)  # results_stem stays the real one
     monkeypatch.setattr(pipeline, "run", run)
 
 
@@ -72,3 +72,31 @@ def test_budget_rows_give_r1_data_augs_number_of_updates(tmp_path, monkeypatch):
     assert [c[0] for c in calls] == ["baseline-s1", "data-aug-ss-s1", "r1-ss-s1", "r1-ss-equal-s1", "data-aug-gn-s1",
                                      "r1-gn-s1", "r1-gn-equal-s1", "data-aug-cs-s1", "xtune-s1", "r1-cs-equal-s1"]
     assert demo.default_out("sentiment", "real", "budget", 1000) == os.path.join("work", "demo", "real-mt")
+
+
+def test_a_dev_table_scores_the_runs_of_the_test_table(tmp_path, monkeypatch):
+    calls = []
+    fake_pipeline(monkeypatch, calls)
+    rows, names, out = demo.sentiment_rows(), demo.ROW_SETS["ablation"], str(tmp_path)
+    test = demo.run_rows(rows, names, [], out, seed=1)
+    calls.clear()
+    dev = demo.run_rows(rows, names, [], out, seed=1, split="valid")
+    # the same runs again (the pipeline skips finished stages and scores them), none in new folders
+    assert calls == [("baseline-s1", "1"), ("data-aug-cs-s1", "2"), ("xtune-s1", "1,2"), ("r2-only-s1", "2")]
+    assert dev == test and (tmp_path / "xtune-s1" / "results-valid.json").is_file()
+    calls.clear()
+    assert demo.run_rows(rows, names, [], out, seed=1, split="valid") == dev and calls == []
+
+
+def test_pos_sweep_rows_vary_one_setting_each():
+    from xtune_fairseq.cli import demo_pos
+
+    rows = demo_pos.pos_rows()
+    for name in demo_pos.ROW_SETS["sweep"]:
+        base = name.replace("-mean", "").replace("-ratio-0.2", "").replace("-lambda2-5", "")
+        extra = rows[name].flags[len(rows[base].flags):]
+        assert rows[name].flags[:len(rows[base].flags)] == rows[base].flags and len(extra) in (0, 2), name
+        assert (rows[name].stages, rows[name].key) == ((rows[base].stages, rows[base].key) if name != "xtune-lambda2-5"
+                                                      else ("2", "stage2"))
+    assert rows["xtune-lambda2-5"].teacher == "xtune" and rows["r1-only-mean"].folder == "xtune-mean"
+    assert demo.main(["--task", "pos", "--rows", "budget"]) == 2

@@ -35,8 +35,11 @@ def test_pipeline_stage1_stage2_evaluate(tiny, tmp_path):
     log2 = (out / "stage2" / "train.log").read_text()
     assert "r2_loss" in log2 and "loaded train: 1200 rows (600 augmented)" in log2
 
-    again = run_cli("xtune_fairseq.cli.pipeline", *args)
+    test_scores = (out / "results.json").read_text()
+    again = run_cli("xtune_fairseq.cli.pipeline", *args, "--eval-split", "valid")  # scored on dev, not retrained
     assert again.returncode == 0 and again.stdout.count("already finished") == 2
+    dev = json.loads((out / "results-valid.json").read_text())
+    assert {r["split"] for r in dev.values()} == {"valid"} and (out / "results.json").read_text() == test_scores
 
 
 def test_user_dir_by_absolute_path_from_another_folder_and_twice(tiny, tmp_path):

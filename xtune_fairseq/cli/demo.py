@@ -139,8 +139,10 @@ ROW_SETS = {
 }
 
 
-def run_rows(rows, names, common, out, seed, label="demo"):
-    """{name: evaluation} of the named rows for one seed; each run folder's results.json is reused."""
+def run_rows(rows, names, common, out, seed, label="demo", split="test"):
+    """{name: evaluation on split} of the named rows for one seed; each run folder's scores of the split
+    (results.json for test, results-SPLIT.json else) are reused, and a run trained for another split's
+    table is only scored (the pipeline skips finished stages)."""
     import json
 
     from xtune_fairseq.cli import pipeline
@@ -148,27 +150,29 @@ def run_rows(rows, names, common, out, seed, label="demo"):
 
     def train(row, folder, stages):
         print(f"[{label}] {row.folder} (seed {seed})", flush=True)
-        pipeline.run(pipeline.parse(common + row.flags + ["--out", folder, "--seed", str(seed),
-                                                          "--stages", stages, "--eval-stages", stages]))
+        pipeline.run(pipeline.parse(common + row.flags + ["--out", folder, "--seed", str(seed), "--stages", stages,
+                                                          "--eval-stages", stages, "--eval-split", split]))
 
     results = {}
     by_folder = {row.folder: row for row in rows.values()}
     for name in names:
         row = rows[name]
         folder = os.path.join(out, f"{row.folder}-s{seed}")
-        done = os.path.join(folder, "results.json")
+        done = os.path.join(folder, pipeline.results_stem(split) + ".json")
         if not os.path.isfile(done):
             if row.teacher:  # R2's teacher: another row's stage-1 model of the same seed
                 teacher = os.path.join(out, f"{row.teacher}-s{seed}")
                 if not os.path.isfile(os.path.join(teacher, "stage1", "checkpoint_best.pt")):
                     # its results kept but not its checkpoints (a copied study): stage 1 again, same
                     # seed; the results it had stay as they were
-                    kept = os.path.join(teacher, "results.json")
+                    kept = os.path.join(teacher, pipeline.results_stem(split) + ".json")
                     saved = open(kept).read() if os.path.isfile(kept) else None
                     train(by_folder[row.teacher], teacher, "1")
                     if saved is not None:
                         with atomic_open(kept) as f:
                             f.write(saved)
+                    else:  # stage 1 alone was scored: the teacher's own row scores all its stages in its turn
+                        os.remove(kept)
                 os.makedirs(folder, exist_ok=True)
                 link = os.path.join(folder, "stage1")
                 if not os.path.islink(link):
@@ -180,40 +184,45 @@ def run_rows(rows, names, common, out, seed, label="demo"):
 
 
 def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", row_set: str = "demo",
-        n_train: int = 1000) -> dict:
-    """One seed's rows ({name: evaluation}), also written as results-ROWS-sSEED.{json,md,png}."""
+        n_train: int = 1000, split: str = "test") -> dict:
+    """One seed's rows ({name: evaluation on split}), also written as results-ROWS[-SPLIT]-sSEED.{json,md,png}
+    (no SPLIT for test)."""
     from xtune_fairseq.cli.evaluate import write_outputs
     from xtune_fairseq.evaluation.plots import bar_chart
 
     if task == "pos":
         from xtune_fairseq.cli.demo_pos import run_pos
 
-        results = run_pos(out, cache, seed, row_set)
+        results = run_pos(out, cache, seed, row_set, split=split)
     else:
         mt = uses_translations(row_set)
         prep = prepare_real(cache, n_train, mt) if preset == "real" else prepare_tiny(os.path.join(out, "prepared"))
         common = ["--model-dir", prep["model"], "--data", prep["bin"], "--code-switch-dicts", prep["dicts"],
                   *SETTINGS[preset]]
         epochs = int(SETTINGS[preset][SETTINGS[preset].index("--epochs") + 1])
-        results = run_rows(sentiment_rows(epochs=epochs), ROW_SETS[row_set], common, out, seed)
-    stem = os.path.join(out, f"results-{row_set}-s{seed}")
+        results = run_rows(sentiment_rows(epochs=epochs), ROW_SETS[row_set], common, out, seed, split=split)
+    stem = os.path.join(out, f"results-{_table_name(row_set, split)}-s{seed}")
     write_outputs(results, stem + ".json", stem + ".md")
-    bar_chart(results, stem + ".png", f"{task}: {row_set} rows (seed {seed})")
+    bar_chart(results, stem + ".png", f"{task}: {row_set} rows, {split} (seed {seed})")
     return results
 
 
+def _table_name(row_set, split):
+    return row_set if split == "test" else f"{row_set}-{split}"
+
+
 def run_seeds(preset: str, out: str, cache: str, seeds, task: str = "sentiment", row_set: str = "demo",
-              n_train: int = 1000):
+              n_train: int = 1000, split: str = "test"):
     """Each seed's rows (finished runs reused), mean ± std over the seeds, and a paired significance
     test of every row against the baseline over test examples and seeds."""
     from xtune_fairseq.cli.results import write_significance, write_tables
 
-    per_seed = [run(preset, out, cache, seed, task, row_set, n_train) for seed in seeds]
+    per_seed = [run(preset, out, cache, seed, task, row_set, n_train, split) for seed in seeds]
     runs = {name: [r[name] for r in per_seed] for name in per_seed[0]}
     tag = "-".join(str(s) for s in seeds)
-    stem = os.path.join(out, f"results-{row_set}-seeds-{tag}")
+    stem = os.path.join(out, f"results-{_table_name(row_set, split)}-seeds-{tag}")
     metric = next(iter(per_seed[0].values()))["metric"]
-    table, gap = write_tables(runs, stem, f"{task} {metric}, mean ± std over seeds {tag}")
+    table, gap = write_tables(runs, stem, f"{task} {metric} on {split}, mean ± std over seeds {tag}")
     significance = write_significance(runs, "baseline", stem)
     return table + "\n" + gap + "\n" + significance, stem
 
@@ -223,11 +232,14 @@ def main(argv=None):
     p.add_argument("--preset", choices=["real", "tiny"], default="real")
     p.add_argument("--task", choices=["sentiment", "pos"], default="sentiment",
                    help="sentiment classification (default) or POS tagging (real data only)")
-    p.add_argument("--rows", choices=sorted(ROW_SETS), default="demo",
+    from xtune_fairseq.cli.demo_pos import ROW_SETS as POS_ROW_SETS
+
+    p.add_argument("--rows", choices=sorted(set(ROW_SETS) | set(POS_ROW_SETS)), default="demo",
                    help="demo: baseline, R1 only, xTune; ablation: + Data Aug. and R2 only (the paper's Table 2); "
                    "augmentations: Data Aug. against R1 for SS, GN, CS and MT (Table 4); budget: Table 4's SS, GN and CS "
                    "rows with R1 also at Data Aug.'s number of updates (twice the epochs); size: baseline and xTune "
-                   "(with --n-train). POS: demo and ablation are its six rows")
+                   "(with --n-train). POS: demo and ablation are its six rows, size its baseline and xTune, sweep the dev "
+                   "sweep's variants (average pooling, subword ratio 0.2, lambda2 = 5; use with --split valid)")
     p.add_argument("--n-train", type=int, default=1000, help="sentiment: English training sentences (at most 2000)")
     p.add_argument("--out", default=None,
                    help="default: work/demo/PRESET[-mt][-nN] (-mt: data with Apertium translations, for the "
@@ -236,6 +248,9 @@ def main(argv=None):
                    help="downloads, converted models and binarized data (reused by reruns)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--seeds", help="comma-separated seeds: runs each, then reports mean ± std (e.g. 1,2,3)")
+    p.add_argument("--split", choices=["test", "valid"], default="test",
+                   help="split the tables score: valid for choices made on the dev sets only (sweeps); runs "
+                   "trained for the other split's table are scored, not trained again")
     a = p.parse_args(argv)
 
     def go():
@@ -243,9 +258,12 @@ def main(argv=None):
         start = time.time()
         if a.task == "pos" and a.preset != "real":
             raise InputError("--task pos runs on the real data only (--preset real)")
+        row_sets = POS_ROW_SETS if a.task == "pos" else ROW_SETS
+        if a.rows not in row_sets:
+            raise InputError(f"--rows {a.rows} is not a row set of --task {a.task} (one of {', '.join(sorted(row_sets))})")
         out = a.out or default_out(a.task, a.preset, a.rows, a.n_train)
         seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else [a.seed]
-        table, stem = run_seeds(a.preset, out, a.cache, seeds, a.task, a.rows, a.n_train)
+        table, stem = run_seeds(a.preset, out, a.cache, seeds, a.task, a.rows, a.n_train, a.split)
         print(f"\n[demo] {a.preset}: {time.time() - start:.0f} s; {stem}.json, .md, .png\n\n{table}")
 
     return run_cli(go)

@@ -222,7 +222,9 @@ def _add_data_arguments(p):
 def _add_evaluation_arguments(p):
     g = p.add_argument_group("checkpoint selection, evaluation and logging")
     g.add_argument("--eval-stages", default=None, help="stages to evaluate (default: all that ran)")
-    g.add_argument("--eval-split", default="test")
+    g.add_argument("--eval-split", default="test",
+                   help="split the best checkpoints are scored on: results.json for test, else results-SPLIT.json "
+                   "(finished stages are not trained again, so a finished run can be scored on another split)")
     g.add_argument("--metric", choices=["auto", "accuracy", "f1", "squad", "mlqa"], default="auto",
                    help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets); QA: F1/EM with SQuAD v1.1 "
                    "or MLQA normalisation")
@@ -276,9 +278,15 @@ def run(a):
     evaluated = [int(s) for s in a.eval_stages.split(",")] if a.eval_stages else stages
     runs = [f"stage{s}={os.path.join(a.out, f'stage{s}', 'checkpoint_best.pt')}" for s in evaluated]
     results = evaluate(runs, a.data, a.eval_split, metric=a.metric)
-    table = write_outputs(results, os.path.join(a.out, "results.json"), os.path.join(a.out, "results.md"))
+    stem = os.path.join(a.out, results_stem(a.eval_split))
+    table = write_outputs(results, stem + ".json", stem + ".md")
     print(table, flush=True)
     return results
+
+
+def results_stem(split: str) -> str:
+    """results.{json,md} score the test split; another split's scores go beside them (results-valid.json)."""
+    return "results" if split == "test" else f"results-{split}"
 
 
 def main(argv=None):
