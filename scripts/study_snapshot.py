@@ -1,7 +1,7 @@
-"""Keeps a study's finished results in the repository: copies work/demo/*/RUN-sSEED/results.json
-(compact JSON) and the per-seed tables of every seed whose row set finished, from a study worktree.
+"""Keeps a study's finished results in the repository: copies work/demo/*/RUN-sSEED/results*.json
+(the test scores, and the dev scores of --split valid tables; compact JSON) and the per-seed tables of every seed whose row set finished, from a study worktree.
 A later session resumes by copying them back into its worktree's work/demo/ (run_rows reuses a run
-whose results.json exists).
+whose results of the table's split exist).
 
     python scripts/study_snapshot.py ../runs results/study-COMMIT
 """
@@ -23,7 +23,7 @@ def snapshot(worktree: str, dest: str) -> list:
         if not found:  # the multi-seed tables (results-ROWS-seeds-1-2-...json) are rebuilt from the seeds
             continue
         seed = found.group(1)
-        for path in glob.glob(os.path.join(folder, f"*-s{seed}", "results.json")) + [table[:-5] + ".md"]:
+        for path in glob.glob(os.path.join(folder, f"*-s{seed}", "results*.json")) + [table[:-5] + ".md"]:
             out = os.path.join(dest, os.path.relpath(path, src))
             os.makedirs(os.path.dirname(out), exist_ok=True)
             if path.endswith(".json"):
