@@ -93,10 +93,13 @@ def test_pos_sweep_rows_vary_one_setting_each():
 
     rows = demo_pos.pos_rows()
     for name in demo_pos.ROW_SETS["sweep"]:
-        base = name.replace("-mean", "").replace("-ratio-0.2", "").replace("-lambda2-5", "")
+        base = name
+        for suffix in ("-mean", "-ratio-0.2", "-lambda2-5", "-epochs-6"):
+            base = base.replace(suffix, "")
         extra = rows[name].flags[len(rows[base].flags):]
         assert rows[name].flags[:len(rows[base].flags)] == rows[base].flags and len(extra) in (0, 2), name
-        assert (rows[name].stages, rows[name].key) == ((rows[base].stages, rows[base].key) if name != "xtune-lambda2-5"
-                                                      else ("2", "stage2"))
-    assert rows["xtune-lambda2-5"].teacher == "xtune" and rows["r1-only-mean"].folder == "xtune-mean"
+        stage2_only = name in ("xtune-lambda2-5", "xtune-epochs-6")  # stage 2 against xTune's own stage 1
+        assert (rows[name].stages, rows[name].key) == (("2", "stage2") if stage2_only else (rows[base].stages, rows[base].key))
+        assert rows[name].teacher == ("xtune" if stage2_only else rows[base].teacher)
+    assert rows["r1-only-mean"].folder == "xtune-mean"
     assert demo.main(["--task", "pos", "--rows", "budget"]) == 2
