@@ -239,7 +239,8 @@ def main(argv=None):
                    "augmentations: Data Aug. against R1 for SS, GN, CS and MT (Table 4); budget: Table 4's SS, GN and CS "
                    "rows with R1 also at Data Aug.'s number of updates (twice the epochs); size: baseline and xTune "
                    "(with --n-train). POS: demo and ablation are its six rows, size its baseline and xTune, sweep the dev "
-                   "sweep's variants (stage 2 for as many epochs as stage 1, average pooling, subword ratio 0.2, lambda2 = 5; use with --split valid)")
+                   "sweep's variants (stage 2 for as many epochs as stage 1, average pooling, subword ratio 0.2, "
+                   "lambda2 = 5; use with --split valid)")
     p.add_argument("--n-train", type=int, default=1000, help="sentiment: English training sentences (at most 2000)")
     p.add_argument("--out", default=None,
                    help="default: work/demo/PRESET[-mt][-nN] (-mt: data with Apertium translations, for the "
