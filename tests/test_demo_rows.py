@@ -88,18 +88,27 @@ def test_a_dev_table_scores_the_runs_of_the_test_table(tmp_path, monkeypatch):
     assert demo.run_rows(rows, names, [], out, seed=1, split="valid") == dev and calls == []
 
 
-def test_pos_sweep_rows_vary_one_setting_each():
+def test_pos_rows_the_authors_protocol_and_the_equal_updates_rows(tmp_path, monkeypatch):
     from xtune_fairseq.cli import demo_pos
 
     rows = demo_pos.pos_rows()
-    for name in demo_pos.ROW_SETS["sweep"]:
-        base = name
-        for suffix in ("-mean", "-ratio-0.2", "-lambda2-5", "-epochs-6"):
-            base = base.replace(suffix, "")
-        extra = rows[name].flags[len(rows[base].flags):]
-        assert rows[name].flags[:len(rows[base].flags)] == rows[base].flags and len(extra) in (0, 2), name
-        stage2_only = name in ("xtune-lambda2-5", "xtune-epochs-6")  # stage 2 against xTune's own stage 1
-        assert (rows[name].stages, rows[name].key) == (("2", "stage2") if stage2_only else (rows[base].stages, rows[base].key))
-        assert rows[name].teacher == ("xtune" if stage2_only else rows[base].teacher)
-    assert rows["r1-only-mean"].folder == "xtune-mean"
+    assert demo_pos.SETTINGS[demo_pos.SETTINGS.index("--epochs") + 1] == "6" and "--stage1-epochs" not in demo_pos.SETTINGS
+    for name in ("data-aug", "r2-only", "xtune", "xtune-mt"):  # stage 2 with stage 1's epochs ...
+        row, equal = rows[name], rows[f"{name}-equal-updates"]
+        assert row.stages == "2" and "--epochs" not in row.flags and row.folder == f"{equal.folder}-epochs-6"
+        assert equal.flags == row.flags + demo_pos.EQUAL_UPDATES  # ... or with stage 1's updates
+    assert rows["xtune"].teacher == rows["xtune-mt"].teacher == "xtune" and rows["r1-only"].stages == "1"
+    for suffix in demo_pos.VARIANTS:
+        extra = demo_pos.VARIANTS[suffix]
+        assert rows[f"data-aug-{suffix}"].flags == rows["data-aug"].flags + extra
+        assert rows[f"xtune-{suffix}"].flags == rows["r1-only"].flags + extra and rows[f"xtune-{suffix}"].stages == "1,2"
+    assert set(demo_pos.ROW_SETS["sweep"]) <= set(rows) and set(demo_pos.ROW_SETS["equal-updates"]) <= set(rows)
+
+    # R1 only trains xTune's stage 1 alone; a row of the same folder that needs stage 2 then trains it
+    calls = []
+    fake_pipeline(monkeypatch, calls)
+    names = ["r1-only", "xtune-equal-updates", "xtune"]
+    results = demo.run_rows(rows, names, [], str(tmp_path), seed=2)
+    assert calls == [("xtune-s2", "1"), ("xtune-s2", "1,2"), ("xtune-epochs-6-s2", "2")]
+    assert results["xtune-equal-updates"] == {"row": "xtune-s2", "stage": "2"}
     assert demo.main(["--task", "pos", "--rows", "budget"]) == 2

@@ -143,8 +143,6 @@ def run_rows(rows, names, common, out, seed, label="demo", split="test"):
     """{name: evaluation on split} of the named rows for one seed; each run folder's scores of the split
     (results.json for test, results-SPLIT.json else) are reused, and a run trained for another split's
     table is only scored (the pipeline skips finished stages)."""
-    import json
-
     from xtune_fairseq.cli import pipeline
     from xtune_fairseq.files import atomic_open
 
@@ -159,7 +157,7 @@ def run_rows(rows, names, common, out, seed, label="demo", split="test"):
         row = rows[name]
         folder = os.path.join(out, f"{row.folder}-s{seed}")
         done = os.path.join(folder, pipeline.results_stem(split) + ".json")
-        if not os.path.isfile(done):
+        if _scores(done, row.key) is None:  # not run, or run for a row sharing its folder and fewer stages
             if row.teacher:  # R2's teacher: another row's stage-1 model of the same seed
                 teacher = os.path.join(out, f"{row.teacher}-s{seed}")
                 if not os.path.isfile(os.path.join(teacher, "stage1", "checkpoint_best.pt")):
@@ -178,9 +176,18 @@ def run_rows(rows, names, common, out, seed, label="demo", split="test"):
                 if not os.path.islink(link):
                     os.symlink(os.path.join("..", f"{row.teacher}-s{seed}", "stage1"), link)
             train(row, folder, row.stages)
-        with open(done) as f:
-            results[name] = json.load(f)[row.key]
+        results[name] = _scores(done, row.key)
     return results
+
+
+def _scores(path, key):
+    """The scores of stage `key` in a run's results file, None if it has none."""
+    import json
+
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f).get(key)
 
 
 def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", row_set: str = "demo",
@@ -238,9 +245,9 @@ def main(argv=None):
                    help="demo: baseline, R1 only, xTune; ablation: + Data Aug. and R2 only (the paper's Table 2); "
                    "augmentations: Data Aug. against R1 for SS, GN, CS and MT (Table 4); budget: Table 4's SS, GN and CS "
                    "rows with R1 also at Data Aug.'s number of updates (twice the epochs); size: baseline and xTune "
-                   "(with --n-train). POS: demo and ablation are its six rows, size its baseline and xTune, sweep the dev "
-                   "sweep's variants (stage 2 for as many epochs as stage 1, average pooling, subword ratio 0.2, "
-                   "lambda2 = 5; use with --split valid)")
+                   "(with --n-train). POS: demo and ablation are its six rows, equal-updates the same rows with stage 2 "
+                   "for half the epochs (as first measured), size its baseline and xTune, sweep the dev sweep's "
+                   "variants (use with --split valid)")
     p.add_argument("--n-train", type=int, default=1000, help="sentiment: English training sentences (at most 2000)")
     p.add_argument("--out", default=None,
                    help="default: work/demo/PRESET[-mt][-nN] (-mt: data with Apertium translations, for the "
