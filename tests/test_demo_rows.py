@@ -64,13 +64,14 @@ def test_augmentation_rows_compare_data_aug_with_r1_for_each_augmentation():
 def test_budget_rows_give_r1_data_augs_number_of_updates(tmp_path, monkeypatch):
     rows = demo.sentiment_rows(epochs=3)
     for aug in ("ss", "gn", "cs"):
-        r1, equal = rows[f"r1-{aug}"], rows[f"r1-{aug}-equal"]
+        r1, equal = rows[f"r1-{aug}"], rows[f"r1-{aug}-equal-updates"]
         assert equal.flags == r1.flags + ["--epochs", "6"] and (equal.stages, equal.key) == ("1", "stage1")
     calls = []
     fake_pipeline(monkeypatch, calls)
     demo.run_rows(rows, demo.ROW_SETS["budget"], ["--epochs", "3"], str(tmp_path), seed=1)
-    assert [c[0] for c in calls] == ["baseline-s1", "data-aug-ss-s1", "r1-ss-s1", "r1-ss-equal-s1", "data-aug-gn-s1",
-                                     "r1-gn-s1", "r1-gn-equal-s1", "data-aug-cs-s1", "xtune-s1", "r1-cs-equal-s1"]
+    assert [c[0] for c in calls] == ["baseline-s1", "data-aug-ss-s1", "r1-ss-s1", "r1-ss-equal-updates-s1",
+                                     "data-aug-gn-s1", "r1-gn-s1", "r1-gn-equal-updates-s1", "data-aug-cs-s1",
+                                     "xtune-s1", "r1-cs-equal-updates-s1"]
     assert demo.default_out("sentiment", "real", "budget", 1000) == os.path.join("work", "demo", "real-mt")
 
 

@@ -123,8 +123,8 @@ def sentiment_rows(recipe="xnli", epochs=2):
     for aug in ("ss", "gn", "cs"):
         # Data Aug. takes twice R1's updates (D + A(D) against D): R1 with twice the epochs takes as
         # many; its checkpoint is still the dev-best one, so the longer budget is chosen on dev only
-        rows[f"r1-{aug}-equal"] = Row(f"r1-{aug}-equal", rows[f"r1-{aug}"].flags + ["--epochs", str(2 * epochs)],
-                                      "1", "stage1")
+        more = ["--epochs", str(2 * epochs)]
+        rows[f"r1-{aug}-equal-updates"] = Row(f"r1-{aug}-equal-updates", rows[f"r1-{aug}"].flags + more, "1", "stage1")
     return rows
 
 
@@ -134,7 +134,7 @@ ROW_SETS = {
     "augmentations": ["baseline", "data-aug-ss", "r1-ss", "data-aug-gn", "r1-gn", "data-aug-cs", "r1-cs",
                       "data-aug-mt", "r1-mt"],
     "budget": ["baseline"] + [name for aug in ("ss", "gn", "cs")
-                              for name in (f"data-aug-{aug}", f"r1-{aug}", f"r1-{aug}-equal")],
+                              for name in (f"data-aug-{aug}", f"r1-{aug}", f"r1-{aug}-equal-updates")],
     "size": ["baseline", "xtune"],
 }
 
@@ -221,7 +221,7 @@ def _table_name(row_set, split):
 def run_seeds(preset: str, out: str, cache: str, seeds, task: str = "sentiment", row_set: str = "demo",
               n_train: int = 1000, split: str = "test"):
     """Each seed's rows (finished runs reused), mean ± std over the seeds, and a paired significance
-    test of every row against the baseline over test examples and seeds."""
+    test of every row against the baseline over the split's examples and seeds."""
     from xtune_fairseq.cli.results import write_significance, write_tables
 
     per_seed = [run(preset, out, cache, seed, task, row_set, n_train, split) for seed in seeds]
