@@ -93,7 +93,8 @@ def test_pos_rows_the_authors_protocol_and_the_equal_updates_rows(tmp_path, monk
     from xtune_fairseq.cli import demo_pos
 
     rows = demo_pos.pos_rows()
-    assert demo_pos.SETTINGS[demo_pos.SETTINGS.index("--epochs") + 1] == "6" and "--stage1-epochs" not in demo_pos.SETTINGS
+    settings = demo_pos.SETTINGS
+    assert settings[settings.index("--epochs") + 1] == "6" and "--stage1-epochs" not in settings
     for name in ("data-aug", "r2-only", "xtune", "xtune-mt"):  # stage 2 with stage 1's epochs ...
         row, equal = rows[name], rows[f"{name}-equal-updates"]
         assert row.stages == "2" and "--epochs" not in row.flags and row.folder == f"{equal.folder}-epochs-6"
@@ -102,7 +103,8 @@ def test_pos_rows_the_authors_protocol_and_the_equal_updates_rows(tmp_path, monk
     for suffix in demo_pos.VARIANTS:
         extra = demo_pos.VARIANTS[suffix]
         assert rows[f"data-aug-{suffix}"].flags == rows["data-aug"].flags + extra
-        assert rows[f"xtune-{suffix}"].flags == rows["r1-only"].flags + extra and rows[f"xtune-{suffix}"].stages == "1,2"
+        xtune = rows[f"xtune-{suffix}"]
+        assert xtune.flags == rows["r1-only"].flags + extra and xtune.stages == "1,2"
     assert set(demo_pos.ROW_SETS["sweep"]) <= set(rows) and set(demo_pos.ROW_SETS["equal-updates"]) <= set(rows)
 
     # R1 only trains xTune's stage 1 alone; a row of the same folder that needs stage 2 then trains it

@@ -243,11 +243,11 @@ def main(argv=None):
 
     p.add_argument("--rows", choices=sorted(set(ROW_SETS) | set(POS_ROW_SETS)), default="demo",
                    help="demo: baseline, R1 only, xTune; ablation: + Data Aug. and R2 only (the paper's Table 2); "
-                   "augmentations: Data Aug. against R1 for SS, GN, CS and MT (Table 4); budget: Table 4's SS, GN and CS "
-                   "rows with R1 also at Data Aug.'s number of updates (twice the epochs); size: baseline and xTune "
-                   "(with --n-train). POS: demo and ablation are its six rows, equal-updates the same rows with stage 2 "
-                   "for half the epochs (as first measured), size its baseline and xTune, sweep the dev sweep's "
-                   "variants (use with --split valid)")
+                   "augmentations: Data Aug. against R1 for SS, GN, CS and MT (Table 4); budget: Table 4's SS, GN "
+                   "and CS rows with R1 also at Data Aug.'s number of updates (twice the epochs); size: baseline and "
+                   "xTune (with --n-train). POS: demo and ablation are its six rows, equal-updates the same rows with "
+                   "stage 2 for half the epochs (as first measured), size its baseline and xTune, sweep the dev "
+                   "sweep's variants (use with --split valid)")
     p.add_argument("--n-train", type=int, default=1000, help="sentiment: English training sentences (at most 2000)")
     p.add_argument("--out", default=None,
                    help="default: work/demo/PRESET[-mt][-nN] (-mt: data with Apertium translations, for the "
@@ -268,7 +268,8 @@ def main(argv=None):
             raise InputError("--task pos runs on the real data only (--preset real)")
         row_sets = POS_ROW_SETS if a.task == "pos" else ROW_SETS
         if a.rows not in row_sets:
-            raise InputError(f"--rows {a.rows} is not a row set of --task {a.task} (one of {', '.join(sorted(row_sets))})")
+            raise InputError(f"--rows {a.rows} is not a row set of --task {a.task} "
+                             f"(one of {', '.join(sorted(row_sets))})")
         out = a.out or default_out(a.task, a.preset, a.rows, a.n_train)
         seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else [a.seed]
         table, stem = run_seeds(a.preset, out, a.cache, seeds, a.task, a.rows, a.n_train, a.split)
