@@ -1,5 +1,6 @@
 """Keeps a study's finished results in the repository: copies work/demo/*/RUN-sSEED/results*.json
-(the test scores, and the dev scores of --split valid tables; compact JSON) and the per-seed tables of every seed whose row set finished, from a study worktree.
+(the test scores, and the dev scores of --split valid tables; compact JSON) and the per-seed tables
+of every seed whose row set finished, from a study worktree.
 A later session resumes by copying them back into its worktree's work/demo/ (run_rows reuses a run
 whose results of the table's split exist).
 
