@@ -52,6 +52,8 @@ def test_rows_share_runs_and_teachers(tmp_path, monkeypatch):
 
 def test_augmentation_rows_compare_data_aug_with_r1_for_each_augmentation():
     rows = demo.sentiment_rows()
+    for row in rows.values():
+        pipeline.parse(["--model-dir", "m", "--data", "d", "--out", "o", *demo.SETTINGS["real"], *row.flags])
     for aug in ("ss", "gn", "cs", "mt"):
         data_aug, r1 = rows[f"data-aug-{aug}"], rows[f"r1-{aug}"]
         assert data_aug.flags[data_aug.flags.index("--a") + 1] == aug and "--lambda1" in data_aug.flags
@@ -106,6 +108,8 @@ def test_pos_rows_the_authors_protocol_and_the_equal_updates_rows(tmp_path, monk
         xtune = rows[f"xtune-{suffix}"]
         assert xtune.flags == rows["r1-only"].flags + extra and xtune.stages == "1,2"
     assert set(demo_pos.ROW_SETS["sweep"]) <= set(rows) and set(demo_pos.ROW_SETS["equal-updates"]) <= set(rows)
+    for row in rows.values():  # every row's flags are the pipeline's (a wrong choice failed only hours into a study)
+        pipeline.parse(["--model-dir", "m", "--data", "d", "--out", "o", *demo_pos.SETTINGS, *row.flags])
 
     # R1 only trains xTune's stage 1 alone; a row of the same folder that needs stage 2 then trains it
     calls = []

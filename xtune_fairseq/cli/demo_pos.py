@@ -106,7 +106,7 @@ def pos_rows():
 # stage 2 with half the passes over D (equal updates), a weak R2, and, with stage 1's epochs, the
 # paper's average pooling instead of the authors' sum (a sampled segmentation changes a word's summed
 # vector more than its mean) and fewer resampled words.
-VARIANTS = {"mean": ["--word-pooling", "mean"], "ratio-0.2": ["--subword-ratio", "0.2"]}
+VARIANTS = {"average": ["--word-pooling", "average"], "ratio-0.2": ["--subword-ratio", "0.2"]}
 ABLATION = ["baseline", "data-aug", "r1-only", "r2-only", "xtune", "xtune-mt"]
 ROW_SETS = {
     "demo": ABLATION, "ablation": ABLATION, "size": ["baseline", "xtune"],
