@@ -152,18 +152,19 @@ def run_rows(rows, names, common, out, seed, label="demo", split="test"):
                                                           "--eval-stages", stages, "--eval-split", split]))
 
     results = {}
+    scores_file = pipeline.results_stem(split) + ".json"
     by_folder = {row.folder: row for row in rows.values()}
     for name in names:
         row = rows[name]
         folder = os.path.join(out, f"{row.folder}-s{seed}")
-        done = os.path.join(folder, pipeline.results_stem(split) + ".json")
+        done = os.path.join(folder, scores_file)
         if _scores(done, row.key) is None:  # not run, or run for a row sharing its folder and fewer stages
             if row.teacher:  # R2's teacher: another row's stage-1 model of the same seed
                 teacher = os.path.join(out, f"{row.teacher}-s{seed}")
                 if not os.path.isfile(os.path.join(teacher, "stage1", "checkpoint_best.pt")):
                     # its results kept but not its checkpoints (a copied study): stage 1 again, same
                     # seed; the results it had stay as they were
-                    kept = os.path.join(teacher, pipeline.results_stem(split) + ".json")
+                    kept = os.path.join(teacher, scores_file)
                     saved = open(kept).read() if os.path.isfile(kept) else None
                     train(by_folder[row.teacher], teacher, "1")
                     if saved is not None:
