@@ -74,10 +74,12 @@ def prepare_tiny(out: str) -> dict:
     return {"model": model, "bin": bin_dir, "dicts": f"{data['dict_de']},{data['dict_fr']}"}
 
 
+EPOCHS = {"real": 2, "tiny": 5}  # a stage's epochs
 SETTINGS = {
     # lr and epochs are scaled to the data: 1,000 English sentences, 2 epochs per stage
-    "real": ["--lr", "3e-5", "--epochs", "2", "--max-positions", "64", "--sort-by-length", "--log-interval", "10"],
-    "tiny": ["--lr", "1e-3", "--epochs", "5", "--log-interval", "100"],
+    "real": ["--lr", "3e-5", "--epochs", str(EPOCHS["real"]), "--max-positions", "64", "--sort-by-length",
+             "--log-interval", "10"],
+    "tiny": ["--lr", "1e-3", "--epochs", str(EPOCHS["tiny"]), "--log-interval", "100"],
 }
 
 
@@ -207,8 +209,7 @@ def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", r
         prep = prepare_real(cache, n_train, mt) if preset == "real" else prepare_tiny(os.path.join(out, "prepared"))
         common = ["--model-dir", prep["model"], "--data", prep["bin"], "--code-switch-dicts", prep["dicts"],
                   *SETTINGS[preset]]
-        epochs = int(SETTINGS[preset][SETTINGS[preset].index("--epochs") + 1])
-        results = run_rows(sentiment_rows(epochs=epochs), ROW_SETS[row_set], common, out, seed, split=split)
+        results = run_rows(sentiment_rows(epochs=EPOCHS[preset]), ROW_SETS[row_set], common, out, seed, split=split)
     stem = os.path.join(out, f"results-{_table_name(row_set, split)}-s{seed}")
     write_outputs(results, stem + ".json", stem + ".md")
     bar_chart(results, stem + ".png", f"{task}: {row_set} rows, {split} (seed {seed})")
@@ -216,7 +217,9 @@ def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", r
 
 
 def _table_name(row_set, split):
-    return row_set if split == "test" else f"{row_set}-{split}"
+    from xtune_fairseq.cli.pipeline import split_suffix
+
+    return row_set + split_suffix(split)
 
 
 def run_seeds(preset: str, out: str, cache: str, seeds, task: str = "sentiment", row_set: str = "demo",

@@ -286,7 +286,12 @@ def run(a):
 
 def results_stem(split: str) -> str:
     """results.{json,md} score the test split; another split's scores go beside them (results-valid.json)."""
-    return "results" if split == "test" else f"results-{split}"
+    return "results" + split_suffix(split)
+
+
+def split_suffix(split: str) -> str:
+    """How a file of scores names its split: nothing for test, -SPLIT else."""
+    return "" if split == "test" else f"-{split}"
 
 
 def main(argv=None):
