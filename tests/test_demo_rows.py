@@ -68,6 +68,7 @@ def test_budget_rows_give_r1_data_augs_number_of_updates(tmp_path, monkeypatch):
     for aug in ("ss", "gn", "cs"):
         r1, equal = rows[f"r1-{aug}"], rows[f"r1-{aug}-equal-updates"]
         assert equal.flags == r1.flags + ["--epochs", "6"] and (equal.stages, equal.key) == ("1", "stage1")
+    assert rows["baseline-equal-updates"].flags == ["--recipe", "baseline", "--epochs", "6"]
     calls = []
     fake_pipeline(monkeypatch, calls)
     demo.run_rows(rows, demo.ROW_SETS["budget"], ["--epochs", "3"], str(tmp_path), seed=1)
@@ -75,6 +76,9 @@ def test_budget_rows_give_r1_data_augs_number_of_updates(tmp_path, monkeypatch):
                                      "data-aug-gn-s1", "r1-gn-s1", "r1-gn-equal-updates-s1", "data-aug-cs-s1",
                                      "xtune-s1", "r1-cs-equal-updates-s1"]
     assert demo.default_out("sentiment", "real", "budget", 1000) == os.path.join("work", "demo", "real-mt")
+    calls.clear()  # the size rows: plain fine-tuning also with stage 2's number of updates
+    demo.run_rows(rows, demo.ROW_SETS["size"], ["--epochs", "3"], str(tmp_path / "n500"), seed=1)
+    assert calls == [("baseline-s1", "1"), ("baseline-equal-updates-s1", "1"), ("xtune-s1", "1,2")]
 
 
 def test_a_dev_table_scores_the_runs_of_the_test_table(tmp_path, monkeypatch):

@@ -122,11 +122,11 @@ def sentiment_rows(recipe="xnli", epochs=2):
     for aug in ("ss", "gn"):
         rows.update(_aug_rows(recipe, aug))
     rows.update(_aug_rows(recipe, "mt", stage1_r1=False))
-    for aug in ("ss", "gn", "cs"):
-        # Data Aug. takes twice R1's updates (D + A(D) against D): R1 with twice the epochs takes as
-        # many; its checkpoint is still the dev-best one, so the longer budget is chosen on dev only
-        more = ["--epochs", str(2 * epochs)]
-        rows[f"r1-{aug}-equal-updates"] = Row(f"r1-{aug}-equal-updates", rows[f"r1-{aug}"].flags + more, "1", "stage1")
+    # stage 2 takes twice stage 1's updates (D + A(D) against D): a stage-1 row with twice the epochs takes
+    # as many; its checkpoint is still the dev-best one, so the longer budget is chosen on dev only
+    more = ["--epochs", str(2 * epochs)]
+    for name in ("baseline", "r1-ss", "r1-gn", "r1-cs"):
+        rows[f"{name}-equal-updates"] = Row(f"{name}-equal-updates", rows[name].flags + more, "1", "stage1")
     return rows
 
 
@@ -137,7 +137,8 @@ ROW_SETS = {
                       "data-aug-mt", "r1-mt"],
     "budget": ["baseline"] + [name for aug in ("ss", "gn", "cs")
                               for name in (f"data-aug-{aug}", f"r1-{aug}", f"r1-{aug}-equal-updates")],
-    "size": ["baseline", "xtune"],
+    # xTune's stage 2 against plain fine-tuning, and against plain fine-tuning with stage 2's number of updates
+    "size": ["baseline", "baseline-equal-updates", "xtune"],
 }
 
 
@@ -248,8 +249,8 @@ def main(argv=None):
     p.add_argument("--rows", choices=sorted(set(ROW_SETS) | set(POS_ROW_SETS)), default="demo",
                    help="demo: baseline, R1 only, xTune; ablation: + Data Aug. and R2 only (the paper's Table 2); "
                    "augmentations: Data Aug. against R1 for SS, GN, CS and MT (Table 4); budget: Table 4's SS, GN "
-                   "and CS rows with R1 also at Data Aug.'s number of updates (twice the epochs); size: baseline and "
-                   "xTune (with --n-train). POS: demo and ablation are its six rows, equal-updates the same rows with "
+                   "and CS rows with R1 also at Data Aug.'s number of updates (twice the epochs); size: baseline, "
+                   "baseline with stage 2's number of updates (twice the epochs) and xTune (with --n-train). POS: demo and ablation are its six rows, equal-updates the same rows with "
                    "stage 2 for half the epochs (as first measured), size its baseline and xTune, sweep the dev "
                    "sweep's variants (use with --split valid)")
     p.add_argument("--n-train", type=int, default=1000, help="sentiment: English training sentences (at most 2000)")
