@@ -81,6 +81,26 @@ def test_budget_rows_give_r1_data_augs_number_of_updates(tmp_path, monkeypatch):
     assert calls == [("baseline-s1", "1"), ("baseline-equal-updates-s1", "1"), ("xtune-s1", "1,2")]
 
 
+def test_demo_epochs_reach_every_row_and_name_the_folder(tmp_path, monkeypatch):
+    """--epochs N (fewer sentences, as many updates): every stage N epochs, the equal-updates rows 2N."""
+    seen = {}
+
+    def run_rows(rows, names, common, out, seed, split):
+        seen.update(common=common, rows=rows)
+        return {name: {"metric": "accuracy"} for name in names}
+
+    monkeypatch.setattr(demo, "prepare_real", lambda *a: {"model": "m", "bin": "b", "dicts": "d"})
+    monkeypatch.setattr(demo, "run_rows", run_rows)
+    monkeypatch.setattr("xtune_fairseq.cli.evaluate.write_outputs", lambda *a: None)
+    monkeypatch.setattr("xtune_fairseq.evaluation.plots.bar_chart", lambda *a: None)
+    demo.run("real", str(tmp_path), "cache", 1, row_set="size", n_train=500, epochs=4)
+    a = pipeline.parse(seen["common"] + ["--out", "o"])
+    assert a.epochs == 4 and a.lr == 3e-5
+    assert seen["rows"]["baseline-equal-updates"].flags[-2:] == ["--epochs", "8"]
+    assert demo.default_out("sentiment", "real", "size", 500, 4) == os.path.join("work", "demo", "real-n500-e4")
+    assert demo.default_out("sentiment", "real", "size", 500, 2) == os.path.join("work", "demo", "real-n500")
+
+
 def test_a_dev_table_scores_the_runs_of_the_test_table(tmp_path, monkeypatch):
     calls = []
     fake_pipeline(monkeypatch, calls)

@@ -92,6 +92,8 @@ def test_pipeline_refuses_out_of_range_flags(capsys):
     ("preprocess", ["--model-dir", "m", "--train", "t", "--dest", "d", "--workers", "0"], "--workers 0: expected"),
     ("make_tiny_model", ["--out", "o", "--layers", "0"], "--layers 0: expected"),
     ("demo", ["--n-train", "2001"], "--n-train 2001: expected a number in [1, 2000]"),
+    ("demo", ["--epochs", "0"], "--epochs 0: expected"),
+    ("demo", ["--task", "pos", "--epochs", "3"], "--epochs is a flag of the sentiment rows"),
 ])
 def test_other_clis_refuse_out_of_range_flags(capsys, tmp_path, monkeypatch, module, argv, message):
     import importlib

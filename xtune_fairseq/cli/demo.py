@@ -12,6 +12,7 @@ Table 7 classification recipe), trained on English and evaluated per language.
 import argparse
 import os
 import time
+from typing import Optional
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.data.prepared import INFO
@@ -195,9 +196,9 @@ def _scores(path, key):
 
 
 def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", row_set: str = "demo",
-        n_train: int = 1000, split: str = "test") -> dict:
+        n_train: int = 1000, split: str = "test", epochs: Optional[int] = None) -> dict:
     """One seed's rows ({name: evaluation on split}), also written as results-ROWS[-SPLIT]-sSEED.{json,md,png}
-    (no SPLIT for test)."""
+    (no SPLIT for test); epochs: a stage's epochs (sentiment; default the preset's)."""
     from xtune_fairseq.cli.evaluate import write_outputs
     from xtune_fairseq.evaluation.plots import bar_chart
 
@@ -208,9 +209,10 @@ def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", r
     else:
         mt = uses_translations(row_set)
         prep = prepare_real(cache, n_train, mt) if preset == "real" else prepare_tiny(os.path.join(out, "prepared"))
+        epochs = epochs or EPOCHS[preset]
         common = ["--model-dir", prep["model"], "--data", prep["bin"], "--code-switch-dicts", prep["dicts"],
-                  *SETTINGS[preset]]
-        results = run_rows(sentiment_rows(epochs=EPOCHS[preset]), ROW_SETS[row_set], common, out, seed, split=split)
+                  *SETTINGS[preset], "--epochs", str(epochs)]  # the last --epochs wins
+        results = run_rows(sentiment_rows(epochs=epochs), ROW_SETS[row_set], common, out, seed, split=split)
     stem = os.path.join(out, f"results-{_table_name(row_set, split)}-s{seed}")
     write_outputs(results, stem + ".json", stem + ".md")
     bar_chart(results, stem + ".png", f"{task}: {row_set} rows, {split} (seed {seed})")
@@ -224,12 +226,12 @@ def _table_name(row_set, split):
 
 
 def run_seeds(preset: str, out: str, cache: str, seeds, task: str = "sentiment", row_set: str = "demo",
-              n_train: int = 1000, split: str = "test"):
+              n_train: int = 1000, split: str = "test", epochs: Optional[int] = None):
     """Each seed's rows (finished runs reused), mean ± std over the seeds, and a paired significance
     test of every row against the baseline over the split's examples and seeds."""
     from xtune_fairseq.cli.results import write_significance, write_tables
 
-    per_seed = [run(preset, out, cache, seed, task, row_set, n_train, split) for seed in seeds]
+    per_seed = [run(preset, out, cache, seed, task, row_set, n_train, split, epochs) for seed in seeds]
     runs = {name: [r[name] for r in per_seed] for name in per_seed[0]}
     tag = "-".join(str(s) for s in seeds)
     stem = os.path.join(out, f"results-{_table_name(row_set, split)}-seeds-{tag}")
@@ -254,8 +256,11 @@ def main(argv=None):
                    "stage 2 for half the epochs (as first measured), size its baseline and xTune, sweep the dev "
                    "sweep's variants (use with --split valid)")
     p.add_argument("--n-train", type=int, default=1000, help="sentiment: English training sentences (at most 2000)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="sentiment: epochs a stage (default: the preset's, 2 for real, sized for 1,000 sentences; "
+                   "fewer sentences take fewer updates an epoch, e.g. --n-train 500 --epochs 4 keeps their number)")
     p.add_argument("--out", default=None,
-                   help="default: work/demo/PRESET[-mt][-nN] (-mt: data with Apertium translations, for the "
+                   help="default: work/demo/PRESET[-mt][-nN][-eEPOCHS] (-mt: data with Apertium translations, for the "
                    "ablation, augmentations and budget rows), work/demo/pos for --task pos")
     p.add_argument("--cache", default=os.environ.get("XTUNE_CACHE", "cache"),
                    help="downloads, converted models and binarized data (reused by reruns)")
@@ -272,21 +277,24 @@ def main(argv=None):
         if a.task == "pos" and a.preset != "real":
             raise InputError("--task pos runs on the real data only (--preset real)")
         row_sets = POS_ROW_SETS if a.task == "pos" else ROW_SETS
+        if a.task == "pos" and a.epochs:
+            raise InputError("--epochs is a flag of the sentiment rows (--task pos has its own: 6 a stage)")
         if a.rows not in row_sets:
             raise InputError(f"--rows {a.rows} is not a row set of --task {a.task} "
                              f"(one of {', '.join(sorted(row_sets))})")
-        out = a.out or default_out(a.task, a.preset, a.rows, a.n_train)
+        out = a.out or default_out(a.task, a.preset, a.rows, a.n_train, a.epochs)
         seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else [a.seed]
-        table, stem = run_seeds(a.preset, out, a.cache, seeds, a.task, a.rows, a.n_train, a.split)
+        table, stem = run_seeds(a.preset, out, a.cache, seeds, a.task, a.rows, a.n_train, a.split, a.epochs)
         print(f"\n[demo] {a.preset}: {time.time() - start:.0f} s; {stem}.json, .md, .png\n\n{table}")
 
     return run_cli(go)
 
 
-def default_out(task, preset, rows, n_train) -> str:
+def default_out(task, preset, rows, n_train, epochs=None) -> str:
     if task == "pos":
         return os.path.join("work", "demo", "pos")
     name = preset + ("-mt" if uses_translations(rows) else "") + (f"-n{n_train}" if n_train != 1000 else "")
+    name += f"-e{epochs}" if epochs and epochs != EPOCHS[preset] else ""
     return os.path.join("work", "demo", name)
 
 
