@@ -59,7 +59,7 @@ def test_holm_by_hand():
 
 
 def _result(correct, langs):
-    return {"per_language": {"de": 50.0, "en": 50.0}, "average": 50.0, "transfer_gap": 0.0,
+    return {"per_language": {"de": 50.0, "en": 50.0}, "average": 100 * float(np.mean(correct)), "transfer_gap": 0.0,
             "source_language": "en", "metric": "accuracy",
             "examples": {"langs": langs, "kind": "ratio", "stats": [[c, 1] for c in correct]}}
 
@@ -86,6 +86,10 @@ def test_results_compare_writes_a_significance_table(tmp_path, capsys):
     text = (tmp_path / "table-significance.md").read_text()
     assert "| better | +" in text and "| yes |" in text and "| same | +0.00 | 1.0000 | 1.0000 | no |" in text
     assert "| run | avg - baseline |" in text
+    gains = [100 - data["baseline"]["average"] for data in (json.loads((tmp_path / f"results-s{seed}.json").read_text())
+                                                            for seed in (1, 2))]
+    assert tests["better"]["per_seed"] == pytest.approx(gains) and tests["same"]["per_seed"] == [0, 0]
+    assert f"| 2 of 2 (+{gains[0]:.2f}, +{gains[1]:.2f}) |" in text and "| 0 of 2 (+0.00, +0.00) |" in text
     assert main(argv[:-3] + ["same", "--samples", "999"]) == 0  # any run can be the reference
     text = (tmp_path / "table-significance.md").read_text()
     assert "| run | avg - same |" in text and "| baseline | +0.00 |" in text
