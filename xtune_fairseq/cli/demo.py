@@ -252,16 +252,17 @@ def main(argv=None):
                    help="demo: baseline, R1 only, xTune; ablation: + Data Aug. and R2 only (the paper's Table 2); "
                    "augmentations: Data Aug. against R1 for SS, GN, CS and MT (Table 4); budget: Table 4's SS, GN "
                    "and CS rows with R1 also at Data Aug.'s number of updates (twice the epochs); size: baseline, "
-                   "baseline with stage 2's number of updates (twice the epochs) and xTune (with --n-train). POS: demo and ablation are its six rows, equal-updates the same rows with "
-                   "stage 2 for half the epochs (as first measured), size its baseline and xTune, sweep the dev "
-                   "sweep's variants (use with --split valid)")
+                   "baseline with stage 2's number of updates (twice the epochs) and xTune (with --n-train). POS: "
+                   "demo and ablation are its six rows, equal-updates the same rows with stage 2 for half the epochs "
+                   "(as first measured), size its baseline and xTune, sweep the dev sweep's variants (use with "
+                   "--split valid)")
     p.add_argument("--n-train", type=int, default=1000, help="sentiment: English training sentences (at most 2000)")
     p.add_argument("--epochs", type=int, default=None,
                    help="sentiment: epochs a stage (default: the preset's, 2 for real, sized for 1,000 sentences; "
                    "fewer sentences take fewer updates an epoch, e.g. --n-train 500 --epochs 4 keeps their number)")
     p.add_argument("--out", default=None,
-                   help="default: work/demo/PRESET[-mt][-nN][-eEPOCHS] (-mt: data with Apertium translations, for the "
-                   "ablation, augmentations and budget rows), work/demo/pos for --task pos")
+                   help="default: work/demo/PRESET[-mt][-nN][-eEPOCHS] (-mt: data with Apertium translations, for "
+                   "the ablation, augmentations and budget rows), work/demo/pos for --task pos")
     p.add_argument("--cache", default=os.environ.get("XTUNE_CACHE", "cache"),
                    help="downloads, converted models and binarized data (reused by reruns)")
     p.add_argument("--seed", type=int, default=1)
