@@ -4,7 +4,7 @@ are reused, and a copied study without checkpoints retrains only the teacher's s
 import json
 import os
 
-from xtune_fairseq.cli import demo, pipeline
+from xtune_fairseq.cli import demo, demo_runs, pipeline
 
 
 def fake_pipeline(monkeypatch, calls):
@@ -34,19 +34,19 @@ def test_rows_share_runs_and_teachers(tmp_path, monkeypatch):
     rows = demo.sentiment_rows()
     names = demo.ROW_SETS["ablation"]
     out = str(tmp_path)
-    results = demo.run_rows(rows, names, [], out, seed=3)
+    results = demo_runs.run_rows(rows, names, [], out, seed=3)
     assert calls == [("baseline-s3", "1"), ("data-aug-cs-s3", "2"), ("xtune-s3", "1,2"), ("r2-only-s3", "2")]
     assert results["r1-only"] == {"row": "xtune-s3", "stage": "1"} and results["xtune"]["stage"] == "2"
     assert os.readlink(tmp_path / "r2-only-s3" / "stage1") == os.path.join("..", "baseline-s3", "stage1")
 
     calls.clear()  # everything finished: nothing runs again
-    assert demo.run_rows(rows, names, [], out, seed=3) == results and calls == []
+    assert demo_runs.run_rows(rows, names, [], out, seed=3) == results and calls == []
 
     # a copied study: results without checkpoints, R2 only unfinished -> its teacher's stage 1 again
     os.remove(tmp_path / "r2-only-s3" / "results.json")
     os.remove(tmp_path / "baseline-s3" / "stage1" / "checkpoint_best.pt")
     (tmp_path / "baseline-s3" / "results.json").write_text('{"stage1": {"row": "kept"}}')
-    assert demo.run_rows(rows, names, [], out, seed=3)["baseline"] == {"row": "kept"}
+    assert demo_runs.run_rows(rows, names, [], out, seed=3)["baseline"] == {"row": "kept"}
     assert calls == [("baseline-s3", "1"), ("r2-only-s3", "2")]
 
 
@@ -71,13 +71,13 @@ def test_budget_rows_give_r1_data_augs_number_of_updates(tmp_path, monkeypatch):
     assert rows["baseline-equal-updates"].flags == ["--recipe", "baseline", "--epochs", "6"]
     calls = []
     fake_pipeline(monkeypatch, calls)
-    demo.run_rows(rows, demo.ROW_SETS["budget"], ["--epochs", "3"], str(tmp_path), seed=1)
+    demo_runs.run_rows(rows, demo.ROW_SETS["budget"], ["--epochs", "3"], str(tmp_path), seed=1)
     assert [c[0] for c in calls] == ["baseline-s1", "data-aug-ss-s1", "r1-ss-s1", "r1-ss-equal-updates-s1",
                                      "data-aug-gn-s1", "r1-gn-s1", "r1-gn-equal-updates-s1", "data-aug-cs-s1",
                                      "xtune-s1", "r1-cs-equal-updates-s1"]
     assert demo.default_out("sentiment", "real", "budget", 1000) == os.path.join("work", "demo", "real-mt")
     calls.clear()  # the size rows: plain fine-tuning also with stage 2's number of updates
-    demo.run_rows(rows, demo.ROW_SETS["size"], ["--epochs", "3"], str(tmp_path / "n500"), seed=1)
+    demo_runs.run_rows(rows, demo.ROW_SETS["size"], ["--epochs", "3"], str(tmp_path / "n500"), seed=1)
     assert calls == [("baseline-s1", "1"), ("baseline-equal-updates-s1", "1"), ("xtune-s1", "1,2")]
 
 
@@ -105,14 +105,14 @@ def test_a_dev_table_scores_the_runs_of_the_test_table(tmp_path, monkeypatch):
     calls = []
     fake_pipeline(monkeypatch, calls)
     rows, names, out = demo.sentiment_rows(), demo.ROW_SETS["ablation"], str(tmp_path)
-    test = demo.run_rows(rows, names, [], out, seed=1)
+    test = demo_runs.run_rows(rows, names, [], out, seed=1)
     calls.clear()
-    dev = demo.run_rows(rows, names, [], out, seed=1, split="valid")
+    dev = demo_runs.run_rows(rows, names, [], out, seed=1, split="valid")
     # the same runs again (the pipeline skips finished stages and scores them), none in new folders
     assert calls == [("baseline-s1", "1"), ("data-aug-cs-s1", "2"), ("xtune-s1", "1,2"), ("r2-only-s1", "2")]
     assert dev == test and (tmp_path / "xtune-s1" / "results-valid.json").is_file()
     calls.clear()
-    assert demo.run_rows(rows, names, [], out, seed=1, split="valid") == dev and calls == []
+    assert demo_runs.run_rows(rows, names, [], out, seed=1, split="valid") == dev and calls == []
 
 
 def test_pos_rows_the_authors_protocol_and_the_equal_updates_rows(tmp_path, monkeypatch):
@@ -139,7 +139,7 @@ def test_pos_rows_the_authors_protocol_and_the_equal_updates_rows(tmp_path, monk
     calls = []
     fake_pipeline(monkeypatch, calls)
     names = ["r1-only", "xtune-equal-updates", "xtune"]
-    results = demo.run_rows(rows, names, [], str(tmp_path), seed=2)
+    results = demo_runs.run_rows(rows, names, [], str(tmp_path), seed=2)
     assert calls == [("xtune-s2", "1"), ("xtune-s2", "1,2"), ("xtune-epochs-6-s2", "2")]
     assert results["xtune-equal-updates"] == {"row": "xtune-s2", "stage": "2"}
     assert demo.main(["--task", "pos", "--rows", "budget"]) == 2

@@ -15,6 +15,8 @@ import time
 from typing import Optional
 
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.demo_runs import Row, run_rows
+from xtune_fairseq.cli.pipeline import results_stem
 from xtune_fairseq.data.prepared import INFO
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges
@@ -84,14 +86,6 @@ SETTINGS = {
 }
 
 
-class Row:
-    """A table row: the stage `key` of the run in FOLDER-sSEED; runs sharing a folder run once.
-    teacher: the folder whose stage 1 is R2's teacher (default: the run's own stage 1)."""
-
-    def __init__(self, folder, flags, stages, key, teacher=None):
-        self.folder, self.flags, self.stages, self.key, self.teacher = folder, flags, stages, key, teacher
-
-
 def _aug_rows(recipe, aug, stage1_r1=True):
     """Table 4's pair for one augmentation: conventional fine-tuning on D + A(D) (Data Aug.) and
     fine-tuning with R1 alone (stage 1 on D with A* = A; for MT, the paper's translate-train
@@ -143,58 +137,6 @@ ROW_SETS = {
 }
 
 
-def run_rows(rows, names, common, out, seed, label="demo", split="test"):
-    """{name: evaluation on split} of the named rows for one seed; each run folder's scores of the split
-    (results.json for test, results-SPLIT.json else) are reused, and a run trained for another split's
-    table is only scored (the pipeline skips finished stages)."""
-    from xtune_fairseq.cli import pipeline
-    from xtune_fairseq.files import atomic_open
-
-    def train(row, folder, stages):
-        print(f"[{label}] {row.folder} (seed {seed})", flush=True)
-        pipeline.run(pipeline.parse(common + row.flags + ["--out", folder, "--seed", str(seed), "--stages", stages,
-                                                          "--eval-stages", stages, "--eval-split", split]))
-
-    results = {}
-    scores_file = pipeline.results_stem(split) + ".json"
-    by_folder = {row.folder: row for row in rows.values()}
-    for name in names:
-        row = rows[name]
-        folder = os.path.join(out, f"{row.folder}-s{seed}")
-        done = os.path.join(folder, scores_file)
-        if _scores(done, row.key) is None:  # not run, or run for a row sharing its folder and fewer stages
-            if row.teacher:  # R2's teacher: another row's stage-1 model of the same seed
-                teacher = os.path.join(out, f"{row.teacher}-s{seed}")
-                if not os.path.isfile(os.path.join(teacher, "stage1", "checkpoint_best.pt")):
-                    # its results kept but not its checkpoints (a copied study): stage 1 again, same
-                    # seed; the results it had stay as they were
-                    kept = os.path.join(teacher, scores_file)
-                    saved = open(kept).read() if os.path.isfile(kept) else None
-                    train(by_folder[row.teacher], teacher, "1")
-                    if saved is not None:
-                        with atomic_open(kept) as f:
-                            f.write(saved)
-                    else:  # stage 1 alone was scored: the teacher's own row scores all its stages in its turn
-                        os.remove(kept)
-                os.makedirs(folder, exist_ok=True)
-                link = os.path.join(folder, "stage1")
-                if not os.path.islink(link):
-                    os.symlink(os.path.join("..", f"{row.teacher}-s{seed}", "stage1"), link)
-            train(row, folder, row.stages)
-        results[name] = _scores(done, row.key)
-    return results
-
-
-def _scores(path, key):
-    """The scores of stage `key` in a run's results file, None if it has none."""
-    import json
-
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f).get(key)
-
-
 def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", row_set: str = "demo",
         n_train: int = 1000, split: str = "test", epochs: Optional[int] = None) -> dict:
     """One seed's rows ({name: evaluation on split}), also written as results-ROWS[-SPLIT]-sSEED.{json,md,png}
@@ -213,16 +155,10 @@ def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", r
         common = ["--model-dir", prep["model"], "--data", prep["bin"], "--code-switch-dicts", prep["dicts"],
                   *SETTINGS[preset], "--epochs", str(epochs)]  # the last --epochs wins
         results = run_rows(sentiment_rows(epochs=epochs), ROW_SETS[row_set], common, out, seed, split=split)
-    stem = os.path.join(out, f"results-{_table_name(row_set, split)}-s{seed}")
+    stem = os.path.join(out, f"results-{results_stem(split, row_set)}-s{seed}")
     write_outputs(results, stem + ".json", stem + ".md")
     bar_chart(results, stem + ".png", f"{task}: {row_set} rows, {split} (seed {seed})")
     return results
-
-
-def _table_name(row_set, split):
-    from xtune_fairseq.cli.pipeline import split_suffix
-
-    return row_set + split_suffix(split)
 
 
 def run_seeds(preset: str, out: str, cache: str, seeds, task: str = "sentiment", row_set: str = "demo",
@@ -234,7 +170,7 @@ def run_seeds(preset: str, out: str, cache: str, seeds, task: str = "sentiment",
     per_seed = [run(preset, out, cache, seed, task, row_set, n_train, split, epochs) for seed in seeds]
     runs = {name: [r[name] for r in per_seed] for name in per_seed[0]}
     tag = "-".join(str(s) for s in seeds)
-    stem = os.path.join(out, f"results-{_table_name(row_set, split)}-seeds-{tag}")
+    stem = os.path.join(out, f"results-{results_stem(split, row_set)}-seeds-{tag}")
     metric = next(iter(per_seed[0].values()))["metric"]
     table, gap = write_tables(runs, stem, f"{task} {metric} on {split}, mean ± std over seeds {tag}")
     significance = write_significance(runs, "baseline", stem)

@@ -17,7 +17,6 @@ only): the variants that chose between them, and average pooling, subword ratio 
 
 import os
 
-from xtune_fairseq.cli import pipeline
 from xtune_fairseq.data.prepared import INFO
 
 
@@ -72,7 +71,7 @@ def pos_rows():
     """The sentiment demo's ablation rows with the POS recipe (subword sampling) and translate-train-all,
     the same rows with equal updates in both stages, and the dev sweep's variants (see ROW_SETS).
     Folders name what differs from the first rows measured (stage 2 for 6 epochs: -epochs-6)."""
-    from xtune_fairseq.cli.demo import Row
+    from xtune_fairseq.cli.demo_runs import Row
 
     pos = ["--recipe", "pos"]
     data_aug = pos + ["--a-prime", "none", "--lambda1", "0", "--lambda2", "0"]
@@ -120,7 +119,7 @@ ROW_SETS = {
 
 
 def run_pos(out: str, cache: str, seed: int, row_set: str = "demo", n_train: int = 400, split: str = "test") -> dict:
-    from xtune_fairseq.cli.demo import run_rows
+    from xtune_fairseq.cli.demo_runs import run_rows
 
     prep = prepare_pos(cache, n_train)
     return run_rows(pos_rows(), ROW_SETS[row_set], ["--model-dir", prep["model"], "--data", prep["bin"], *SETTINGS],

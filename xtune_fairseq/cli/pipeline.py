@@ -284,14 +284,9 @@ def run(a):
     return results
 
 
-def results_stem(split: str) -> str:
-    """results.{json,md} score the test split; another split's scores go beside them (results-valid.json)."""
-    return "results" + split_suffix(split)
-
-
-def split_suffix(split: str) -> str:
-    """How a file of scores names its split: nothing for test, -SPLIT else."""
-    return "" if split == "test" else f"-{split}"
+def results_stem(split: str, name: str = "results") -> str:
+    """NAME scores the test split; NAME-SPLIT another split, beside it (results.json, results-valid.json)."""
+    return name if split == "test" else f"{name}-{split}"
 
 
 def main(argv=None):
