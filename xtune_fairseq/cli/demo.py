@@ -77,12 +77,11 @@ def prepare_tiny(out: str) -> dict:
     return {"model": model, "bin": bin_dir, "dicts": f"{data['dict_de']},{data['dict_fr']}"}
 
 
-EPOCHS = {"real": 2, "tiny": 5}  # a stage's epochs
+# lr and a stage's epochs are scaled to the data: 1,000 English sentences, 2 epochs per stage
+EPOCHS = {"real": 2, "tiny": 5}
 SETTINGS = {
-    # lr and epochs are scaled to the data: 1,000 English sentences, 2 epochs per stage
-    "real": ["--lr", "3e-5", "--epochs", str(EPOCHS["real"]), "--max-positions", "64", "--sort-by-length",
-             "--log-interval", "10"],
-    "tiny": ["--lr", "1e-3", "--epochs", str(EPOCHS["tiny"]), "--log-interval", "100"],
+    "real": ["--lr", "3e-5", "--max-positions", "64", "--sort-by-length", "--log-interval", "10"],
+    "tiny": ["--lr", "1e-3", "--log-interval", "100"],
 }
 
 
@@ -153,7 +152,7 @@ def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", r
         prep = prepare_real(cache, n_train, mt) if preset == "real" else prepare_tiny(os.path.join(out, "prepared"))
         epochs = epochs or EPOCHS[preset]
         common = ["--model-dir", prep["model"], "--data", prep["bin"], "--code-switch-dicts", prep["dicts"],
-                  *SETTINGS[preset], "--epochs", str(epochs)]  # the last --epochs wins
+                  *SETTINGS[preset], "--epochs", str(epochs)]
         results = run_rows(sentiment_rows(epochs=epochs), ROW_SETS[row_set], common, out, seed, split=split)
     stem = os.path.join(out, f"results-{results_stem(split, row_set)}-s{seed}")
     write_outputs(results, stem + ".json", stem + ".md")
