@@ -143,3 +143,17 @@ def test_pos_rows_the_authors_protocol_and_the_equal_updates_rows(tmp_path, monk
     assert calls == [("xtune-s2", "1"), ("xtune-s2", "1,2"), ("xtune-epochs-6-s2", "2")]
     assert results["xtune-equal-updates"] == {"row": "xtune-s2", "stage": "2"}
     assert demo.main(["--task", "pos", "--rows", "budget"]) == 2
+
+
+def test_every_study_line_is_a_valid_demo_call(monkeypatch):
+    """scripts/study.sh runs for hours: a line the demo refuses (flag, row set, range) fails here instead."""
+    import shlex
+
+    study = os.path.join(os.path.dirname(__file__), "..", "scripts", "study.sh")
+    lines = [shlex.split(line)[1:] for line in open(study) if line.startswith("demo ")]
+    calls = []
+    monkeypatch.setattr(demo, "run_seeds", lambda *a: calls.append(a) or ("", "stem"))
+    for argv in lines:
+        assert demo.main(argv) == 0, argv
+    assert len(calls) == len(lines) >= 8
+    assert {(c[4], c[5]) for c in calls} >= {("sentiment", "budget"), ("pos", "sweep"), ("sentiment", "size")}
