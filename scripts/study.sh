@@ -2,8 +2,9 @@
 # The re-measurement with the faithful defaults (issue #12): the sentiment ablation over 5 seeds, the
 # paper's Table 4 augmentations (and its R1 rows with Data Aug.'s updates), training-set sizes (500 also at
 # 4 epochs a stage) and the POS rows over 3 seeds, the POS dev sweep over one; each table with a paired
-# significance test against the baseline. Every table of the README's Results, in its order. Hours on 2 cores; resumable: every finished run
-# (its results.json) is reused, so rerunning the script continues where it stopped.
+# significance test against the baseline: every table of the README's Results, in its order. Hours on 2
+# cores; resumable: every finished run (its results.json) is reused, so rerunning the script continues
+# where it stopped.
 # Run it from a worktree at a fixed commit with its own .venv, e.g.
 #   git worktree add ../runs COMMIT && cd ../runs && nohup bash scripts/study.sh > study.log 2>&1 &
 set -euo pipefail

@@ -150,7 +150,8 @@ def test_every_study_line_is_a_valid_demo_call(monkeypatch):
     import shlex
 
     study = os.path.join(os.path.dirname(__file__), "..", "scripts", "study.sh")
-    lines = [shlex.split(line)[1:] for line in open(study) if line.startswith("demo ")]
+    with open(study) as f:
+        lines = [shlex.split(line)[1:] for line in f if line.startswith("demo ")]
     calls = []
     monkeypatch.setattr(demo, "run_seeds", lambda *a: calls.append(a) or ("", "stem"))
     for argv in lines:
