@@ -170,7 +170,8 @@ def test_named_output_files_are_not_inputs(tmp_path, capsys):
     refused(capsys, code, f"--json {ck}: is an input of this command")
     assert ck.read_bytes() == b"weights"
     run = tmp_path / "results.json"
-    run.write_text(json.dumps({"a": {"per_language": {"en": 1.0}}}))
+    run.write_text(json.dumps({"a": {"per_language": {"en": 1.0}, "average": 1.0, "transfer_gap": 0.0,
+                                     "source_language": "en"}}))
     code = results.main(["--run", f"a={run}", "--out", str(tmp_path / "results")])
     refused(capsys, code, f"--out {tmp_path / 'results'}", "is an input of this command")
     code = teacher_cache.main(["--teacher", str(ck), "--data", str(tmp_path / "data"), "--out", str(tmp_path)])
@@ -197,7 +198,11 @@ def test_interrupted_pipeline_stops_its_training_process(tmp_path, monkeypatch):
     # a real signal: it interrupts the wait for the child (_thread.interrupt_main would only be seen
     # once the child had ended by itself); KeyboardInterrupt is what run_cli makes of SIGTERM too
     threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
-    a = SimpleNamespace(out=str(tmp_path), stage1_epochs=None, epochs=1, binarized_views_epochs=0)
+    data = tmp_path / "data"  # the stage's record reads the data's xtune.json (pipeline_reuse)
+    data.mkdir()
+    (data / "xtune.json").write_text("{}")
+    a = SimpleNamespace(out=str(tmp_path / "run"), data=str(data), stage1_epochs=None, epochs=1,
+                        binarized_views_epochs=0)
     start = time.time()
     with pytest.raises(KeyboardInterrupt):
         pipeline.run_stage(a, 1, 10)

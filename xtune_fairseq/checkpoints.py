@@ -1,8 +1,12 @@
-"""Checkpoint reading through an allow-list.
+"""Checkpoint reading through an allow-list, then a check of the configuration.
 
 torch >= 2.6 loads with weights_only=True, which refuses fairseq checkpoints (they hold
 argparse and omegaconf objects). Switching that off would let any pickle in a checkpoint
-run code; instead the few classes fairseq checkpoints really contain are allowed.
+run code; instead the few classes fairseq checkpoints really contain are allowed. A file of
+allowed types can still run code through the configuration fairseq builds a model from, so
+every read checks it (checkpoint_config.py) before fairseq sees it; fairseq's own reader
+(--restore-file, --finetune-from-model, fairseq-validate --path, hub loading) is replaced by
+the same read (install_checked_reader).
 """
 
 import argparse
@@ -15,6 +19,7 @@ import typing
 import numpy as np
 import torch
 
+from xtune_fairseq.checkpoint_config import check_checkpoint_config
 from xtune_fairseq.data.prepared import INFO, TASK_OF_KIND, read_data_info
 from xtune_fairseq.errors import InputError
 
@@ -50,15 +55,30 @@ def install_allowlist() -> None:
 
 
 def safe_load(path: str):
-    """torch.load with weights_only=True and the allow-list; a refused pickle is an InputError."""
-    return _translate_errors(path, lambda: torch.load(path, map_location="cpu", weights_only=True))
+    """torch.load with weights_only=True and the allow-list, then the configuration check; a refused
+    pickle or configuration is an InputError. The state is as stored (cfg a plain dict)."""
+    state = _translate_errors(path, lambda: torch.load(path, map_location="cpu", weights_only=True))
+    check_checkpoint_config(state, path)
+    return state
 
 
-def load_fairseq_checkpoint(path: str):
-    """fairseq's own reader (cfg upgraded to omegaconf), under the same allow-list."""
-    from fairseq import checkpoint_utils
+def load_fairseq_checkpoint(path: str, arg_overrides=None):
+    """What fairseq's checkpoint_utils.load_checkpoint_to_cpu returns (cfg as omegaconf, old states
+    upgraded, arg_overrides applied), read through safe_load: the file is read once, and checked
+    before any of fairseq's code sees its configuration."""
+    from fairseq.checkpoint_utils import _upgrade_state_dict
+    from fairseq.dataclass.utils import overwrite_args_by_name
+    from omegaconf import OmegaConf
 
-    return _translate_errors(path, lambda: checkpoint_utils.load_checkpoint_to_cpu(path))
+    state = safe_load(path)
+    if state.get("args") is not None and arg_overrides is not None:
+        for name, value in arg_overrides.items():
+            setattr(state["args"], name, value)
+    if state.get("cfg") is not None:
+        state["cfg"] = OmegaConf.create(state["cfg"], flags={"allow_objects": True})
+        if arg_overrides is not None:
+            overwrite_args_by_name(state["cfg"], arg_overrides)
+    return _upgrade_state_dict(state)
 
 
 def load_with_data(path: str, data: str = None, **task_overrides):
@@ -162,20 +182,19 @@ def _refusal_reason(e) -> str:
     return text.strip().splitlines()[0] if text.strip() else repr(e)
 
 
-def install_refusal_messages() -> None:
-    """fairseq's own reader (--restore-file, --finetune-from-model, a pretrained directory's model.pt)
-    ended a refused checkpoint with a raw UnpicklingError traceback; it now raises safe_load's
-    one-line InputError (the excepthook of register.py prints it)."""
+def install_checked_reader() -> None:
+    """fairseq's own reader (--restore-file, --finetune-from-model, hydra's checkpoint.restore_file,
+    fairseq-validate --path, XLMRModel.from_pretrained) becomes load_fairseq_checkpoint: the same
+    allow-list, the configuration checked before fairseq builds anything from it, and a refusal is
+    one InputError line (the excepthook of register.py prints it), not a traceback."""
     from fairseq import checkpoint_utils
+    from fairseq.file_io import PathManager
 
-    original = checkpoint_utils.load_checkpoint_to_cpu
-    if getattr(original, "_xtune", False):
+    if getattr(checkpoint_utils.load_checkpoint_to_cpu, "_xtune", False):
         return
 
-    def load_checkpoint_to_cpu(path, *args, **kwargs):
-        if not os.path.isfile(path):  # remote paths and fairseq's own missing-file handling stay as they were
-            return original(path, *args, **kwargs)
-        return _translate_errors(path, lambda: original(path, *args, **kwargs))
+    def load_checkpoint_to_cpu(path, arg_overrides=None, load_on_all_ranks=False):
+        return load_fairseq_checkpoint(PathManager.get_local_path(path), arg_overrides)
 
     load_checkpoint_to_cpu._xtune = True
     checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu

@@ -5,6 +5,7 @@ Without it a negative or NaN lambda silently switched its term off, a negative -
 added copies anyway, and an out-of-range ratio failed deep inside with a traceback. Pure: no
 fairseq import; works on argparse namespaces, dataclasses and omegaconf configs alike."""
 
+import ast
 import logging
 import math
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ class Range:
 PROBABILITY = Range(0, 1, "[]")
 NON_NEGATIVE = Range(0)
 POSITIVE_INT = Range(1)
+SEED = Range(0, 2**32 - 1, "[]")  # what numpy's (and fairseq's data) seeding accepts
+BETA = Range(0, 1, "[)")
 
 RANGES = {
     # criterion xtune_consistency
@@ -53,7 +56,7 @@ RANGES = {
     "lambda1": NON_NEGATIVE, "lambda2": NON_NEGATIVE, "lr": Range(0, bounds="()"), "epochs": POSITIVE_INT,
     "stage1_epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "warmup_ratio": PROBABILITY,
     "adam_eps": Range(0, bounds="()"), "weight_decay": NON_NEGATIVE, "clip_norm": NON_NEGATIVE,
-    "pooler_dropout": Range(0, 1, "[)"), "seed": NON_NEGATIVE, "log_interval": POSITIVE_INT,
+    "pooler_dropout": Range(0, 1, "[)"), "seed": SEED, "log_interval": POSITIVE_INT,
     "update_freq": POSITIVE_INT, "max_tokens": POSITIVE_INT, "num_workers": NON_NEGATIVE, "binarized_views_epochs": NON_NEGATIVE,
     # the other CLIs
     "workers": POSITIVE_INT, "per_lang": POSITIVE_INT, "layer": Range(-1), "bible": NON_NEGATIVE,
@@ -71,6 +74,44 @@ def check_ranges(cfg, names: Optional[Iterable[str]] = None):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value not in RANGES[name]:
             raise InputError(f"{flag(name)} {value}: expected {RANGES[name]}")
     return cfg
+
+
+def check_betas(value, name: str = "--adam-betas"):
+    """Adam's betas as a literal: a tuple or list of two numbers in [0, 1), e.g. '(0.9,0.999)'. fairseq
+    eval()s the string when it builds the optimizer: 'junk' ended in a NameError traceback, and any
+    expression ran. Returns the two floats."""
+    text = value if isinstance(value, str) else repr(value)
+    try:
+        betas = ast.literal_eval(value) if isinstance(value, str) else tuple(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        betas = None
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and b in BETA for b in betas)):
+        raise InputError(f"{name} {text}: expected a tuple of two numbers in [0, 1), e.g. (0.9,0.999)")
+    return tuple(float(b) for b in betas)
+
+
+def check_seeds(text: str, name: str = "--seeds"):
+    """'1,2,3' -> [1, 2, 3]: comma-separated integers, each a seed numpy accepts."""
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise InputError(f"{name} {text}: expected comma-separated integer seeds, e.g. 1,2,3") from None
+    for seed in seeds:
+        if seed not in SEED:
+            raise InputError(f"{name} {text}: seed {seed}: expected {SEED}")
+    return seeds
+
+
+def check_train_config(cfg) -> None:
+    """The flags of a fairseq-train / fairseq-hydra-train configuration that fairseq uses before our
+    task is set up (--seed seeds numpy first thing: 'Seed must be between 0 and 2**32 - 1' traceback)
+    or eval()s (--adam-betas); cfg is the whole omegaconf configuration."""
+    common, optimizer = cfg.get("common"), cfg.get("optimizer")
+    if common is not None:
+        check_ranges(common, ["seed"])
+    if optimizer is not None and optimizer.get("adam_betas") is not None:
+        check_betas(optimizer.adam_betas)
 
 
 # an augmentation whose strength is 0 makes views equal to the original

@@ -2,21 +2,24 @@
 and `xtune_span_extraction`, and the criterion `xtune_consistency` with fairseq; importing it
 twice is harmless (modules load once).
 
-It also allow-lists fairseq's checkpoint classes for torch.load, makes fairseq's copies of a
-saved checkpoint atomic, lets torchrun start CPU ranks (launch.py), and makes a user mistake
+It also allow-lists fairseq's checkpoint classes for torch.load, reads every checkpoint
+fairseq loads through the configuration check (checkpoints.install_checked_reader), makes
+fairseq's copies of a saved checkpoint atomic, lets torchrun start CPU ranks (launch.py), and makes a user mistake
 (InputError) or a non-finite loss raised inside fairseq-train end with its one-line message,
 not a traceback."""
 
 import sys
 
-from xtune_fairseq.checkpoints import install_allowlist, install_atomic_copy, install_refusal_messages
+from xtune_fairseq.checkpoints import install_allowlist, install_atomic_copy, install_checked_reader
 from xtune_fairseq.errors import InputError, NonFiniteLoss
 from xtune_fairseq.launch import install_cpu_torchrun
+from xtune_fairseq.train_checks import install_train_checks
 
 install_allowlist()
-install_refusal_messages()
+install_checked_reader()
 install_atomic_copy()
 install_cpu_torchrun()
+install_train_checks()  # --seed, --adam-betas, --save-dir before fairseq uses them; one line under hydra too
 
 _previous_hook = sys.excepthook
 

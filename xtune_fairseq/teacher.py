@@ -13,6 +13,7 @@ import torch
 from xtune_fairseq.checkpoints import check_finite_weights, checkpoint_labels, load_fairseq_checkpoint
 from xtune_fairseq.data.targets import items
 from xtune_fairseq.errors import InputError, NonFiniteLoss
+from xtune_fairseq.ownership import file_sha256
 
 
 class FrozenTeacher:
@@ -163,21 +164,6 @@ def rebuild_command(path, task, cache) -> str:
     teacher = getattr(task, "teacher_checkpoint", None) or cache.get("teacher", "STAGE1.pt")
     return f"xtune-teacher-cache --teacher {teacher} --data {task.cfg.data} --out {path}"
 
-
-_sha256_of = {}
-
-
-def file_sha256(path: str) -> str:
-    """sha256 of a file's bytes, computed once per (path, size, mtime)."""
-    st = os.stat(path)
-    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
-    if key not in _sha256_of:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _sha256_of[key] = h.hexdigest()
-    return _sha256_of[key]
 
 
 def data_fingerprint(data: str, examples) -> str:

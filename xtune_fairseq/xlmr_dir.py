@@ -9,6 +9,7 @@ from typing import Dict, List, Sequence
 
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.files import OutputDir, check_replaceable, dir_in_progress
+from xtune_fairseq.text import not_utf8
 
 REQUIRED_FILES = ("model.pt", "dict.txt", "sentencepiece.bpe.model")
 # written only by write_model_dir, so that a rerun may replace its own output and nothing else
@@ -52,8 +53,8 @@ def check_dict_txt(path: str) -> None:
                 if piece in first and not overwrite:
                     raise InputError(f"{path}:{lineno}: duplicate entry {piece!r} (first at line {first[piece]})")
                 first.setdefault(piece, lineno)
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except UnicodeDecodeError:
+        raise not_utf8(path, "fairseq's dict.txt, '<piece> <count>' lines") from None
 
 
 def _dict_entry(line: str):

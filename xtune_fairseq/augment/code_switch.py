@@ -7,6 +7,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 import numpy as np
 
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.text import open_text
 
 Dictionary = Dict[str, List[str]]
 
@@ -21,10 +22,10 @@ def load_muse_dictionary(path: str) -> Dictionary:
 
     Keys are lower-cased; a tab-separated line may hold a multi-word target.
     """
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: bilingual dictionary not found")
     table: Dictionary = {}
-    with open(path, encoding="utf-8-sig") as f:  # a BOM would hide the first entry
+    # open_text drops a BOM, which would hide the first entry
+    with open_text(path, "a UTF-8 MUSE dictionary, 'source<TAB>target' or 'source target' lines",
+                   missing=f"{path}: bilingual dictionary not found") as f:
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\n\r")
             if not line.strip():

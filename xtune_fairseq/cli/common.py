@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -37,6 +38,8 @@ def report_cli(a, measure: Callable[[], object], table: Optional[Callable[[objec
 
     def go():
         check_ranges(a)
+        if a.json:
+            check_output_path(a.json, "--json")
         report = measure()
         if a.json:
             with open(a.json, "w") as f:
@@ -44,6 +47,24 @@ def report_cli(a, measure: Callable[[], object], table: Optional[Callable[[objec
         print(table(report) if table else json.dumps(report, indent=1))
 
     return run_cli(go)
+
+
+def check_parent_folder(path: str, flag: str) -> None:
+    """The folders above an output path are folders (or missing, to be made), not files."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise InputError(f"{flag} {path}: {folder} is a file, not a folder")
+
+
+def check_output_path(path: str, flag: str, inputs=(), command: str = None, force: bool = False) -> None:
+    """A file a command writes after its work, checked before it: not a folder, not an input nor inside
+    one, not someone else's file (files.check_output_file), no file where a folder above it should be."""
+    from xtune_fairseq.files import check_output_file
+
+    check_parent_folder(path, flag)
+    check_output_file(path, flag, inputs, command, force)
 
 
 def _interrupt(signum, frame):

@@ -67,7 +67,13 @@ def main(argv=None):
         else:
             from xtune_fairseq.convert.trim import trim_model_dir
 
-            texts = [line for path in a.corpus for line in open(path, encoding="utf-8")]
+            from xtune_fairseq.text import open_text
+
+            texts = []
+            for path in a.corpus:
+                with open_text(path, "UTF-8 text (--corpus: the text the trimmed model is for)",
+                               missing=f"--corpus {path}: file not found; expected a UTF-8 text file") as f:
+                    texts += f
             print(trim_model_dir(a.model_dir, a.out, texts, a.force, a.corpus))
         print(f"wrote {a.out}")
 

@@ -19,7 +19,7 @@ from xtune_fairseq.cli.demo_runs import Row, run_rows
 from xtune_fairseq.cli.pipeline import results_stem
 from xtune_fairseq.data.prepared import INFO
 from xtune_fairseq.errors import InputError
-from xtune_fairseq.flag_ranges import check_ranges
+from xtune_fairseq.flag_ranges import check_ranges, check_seeds
 
 
 def prepare_real(cache: str, n_train: int = 1000, translations: bool = False) -> dict:
@@ -219,7 +219,7 @@ def main(argv=None):
             raise InputError(f"--rows {a.rows} is not a row set of --task {a.task} "
                              f"(one of {', '.join(sorted(row_sets))})")
         out = a.out or default_out(a.task, a.preset, a.rows, a.n_train, a.epochs)
-        seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else [a.seed]
+        seeds = check_seeds(a.seeds) if a.seeds else [a.seed]
         table, stem = run_seeds(a.preset, out, a.cache, seeds, a.task, a.rows, a.n_train, a.split, a.epochs)
         print(f"\n[demo] {a.preset}: {time.time() - start:.0f} s; {stem}.json, .md, .png\n\n{table}")
 

@@ -18,6 +18,7 @@ from xtune_fairseq.evaluation.entities import entity_f1, tagging_metric, token_a
 from xtune_fairseq.evaluation.metrics import markdown_table, per_language_accuracy, summarize
 from xtune_fairseq.files import atomic_open, check_output_file
 from xtune_fairseq.flag_ranges import check_ranges
+from xtune_fairseq.ownership import mark_output
 from xtune_fairseq.qa import metrics as qa_metrics
 
 
@@ -162,7 +163,11 @@ def _write_answers(folder, name, langs, answers, examples):
                           {ex.id: a for l, a, ex in zip(langs, answers, examples) if l == lang})
 
 
-def write_outputs(results, json_path=None, markdown_path=None):
+COMMAND = "xtune-evaluate"
+
+
+def write_outputs(results, json_path=None, markdown_path=None, command=None):
+    """command: the CLI whose outputs they are, marked as such beside each (files.mark_output)."""
     table = markdown_table(results, next(iter(results.values())).get("metric", "accuracy"))
     if all("exact_match" in r for r in results.values()):  # QA: the exact-match table as well
         table += "\n" + markdown_table({n: r["exact_match"] for n, r in results.items()}, "exact match")
@@ -171,6 +176,8 @@ def write_outputs(results, json_path=None, markdown_path=None):
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             with atomic_open(path) as f:
                 f.write(text + "\n")
+            if command:
+                mark_output(path, command)
     return table
 
 
@@ -188,6 +195,8 @@ def main(argv=None):
     p.add_argument("--predictions-dir", help="QA: write NAME.LANG.json answers per checkpoint and language here")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--markdown", help="write the table here")
+    p.add_argument("--force", action="store_true",
+                   help="replace a --json / --markdown file that is not this command's own previous output")
     args = p.parse_args(argv)
 
     def go():
@@ -195,12 +204,14 @@ def main(argv=None):
         if not os.path.isdir(args.data):
             raise InputError(f"{args.data}: data directory not found")
         checkpoints = [spec.split("=", 1)[-1] for spec in args.checkpoint]
+        if args.predictions_dir and os.path.lexists(args.predictions_dir) and not os.path.isdir(args.predictions_dir):
+            raise InputError(f"--predictions-dir {args.predictions_dir}: is a file, not a folder")
         for flag, path in (("--json", args.json), ("--markdown", args.markdown)):
-            if path:
-                check_output_file(path, flag, checkpoints)
+            if path:  # never a checkpoint or inside the data directory read, nor a file of someone else's
+                check_output_file(path, flag, checkpoints + [args.data], COMMAND, args.force)
         results = evaluate(args.checkpoint, args.data, args.split, args.source_lang, args.batch_size, args.metric,
                            args.predictions_dir)
-        print(write_outputs(results, args.json, args.markdown))
+        print(write_outputs(results, args.json, args.markdown, COMMAND))
 
     return run_cli(go)
 

@@ -4,7 +4,7 @@ stage 1: task loss + lambda1 R1(D, A*), best checkpoint by mean dev accuracy ove
 stage 2: restart from the pretrained model; task loss on D_A = D + A(D)
          + lambda1 R1(D_A, A') + lambda2 R2 against the frozen stage-1 best checkpoint
 then:    per-language test accuracy of both stages (results.json, results.md)
-A stage whose folder holds DONE is skipped; an unfinished one resumes from checkpoint_last.pt.
+A stage whose folder holds DONE is skipped, an unfinished one resumed, if stageK/fingerprint.json agrees.
 """
 
 import argparse
@@ -17,9 +17,11 @@ import time
 
 from xtune_fairseq.augment.registry import AUGMENTATIONS
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.pipeline_reuse import reuse_or_record  # same training flags and data, or refused
 from xtune_fairseq.cli.pipeline_runtime import (add_runtime_arguments, check_precision, check_runtime_args,
-                                                count_batches, logging_env, logging_flags, runtime_flags, schedule,
-                                                trainer_module, with_binarized_views, world_size)
+                                                count_batches, logging_env, logging_flags, parse_stages, runtime_flags,
+                                                schedule, trainer_module, with_binarized_views, world_size)
+from xtune_fairseq.cli.pipeline_runtime import open_run_folder  # --out: none of the user's files replaced
 from xtune_fairseq.data.prepared import TASK_OF_KIND, data_kind, meta_path, read_data_info, read_qa_meta
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges
@@ -104,11 +106,11 @@ def stage_epochs(a, stage: int) -> int:
 def run_stage(a, stage, n_rows):
     save_dir = os.path.join(a.out, f"stage{stage}")
     done = os.path.join(save_dir, "DONE")
+    cmd = reuse_or_record(a, stage, train_command(a, stage, save_dir, n_rows))
     if os.path.isfile(done):
         print(f"[xtune] stage {stage}: already finished ({done}), skipped", flush=True)
         return
-    os.makedirs(save_dir, exist_ok=True)
-    cmd = with_binarized_views(a, stage, train_command(a, stage, save_dir, n_rows))
+    cmd = with_binarized_views(a, stage, cmd)
     log_path = os.path.join(save_dir, "train.log")
     print(f"[xtune] stage {stage}: {n_rows} rows x {stage_epochs(a, stage)} epochs; log {log_path}", flush=True)
     with open(os.path.join(save_dir, "command.txt"), "w") as f:
@@ -152,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", required=True, help="pretrained XLM-R-format directory")
     p.add_argument("--data", required=True, help="xtune-preprocess output (train, valid and test splits)")
     p.add_argument("--out", required=True, help="run folder: stage1/, stage2/, results.json, results.md")
+    p.add_argument("--force", action="store_true", help="write into an --out folder holding files it did not write")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="xnli",
                    help="preset from the paper's Tables 7-8 and the authors' scripts; it sets the defaults of "
                    "any flag below, an explicit flag still wins")
@@ -267,15 +270,15 @@ def run(a):
     n = count_rows(a, train_meta)
     info = read_data_info(a.data)
     resolve_kind_defaults(a, info.get("kind", "classification"), info.get("labels", []))
-    stages = [int(s) for s in a.stages.split(",")]
-    os.makedirs(a.out, exist_ok=True)
+    stages = parse_stages(a.stages)
+    open_run_folder(a)
     if 1 in stages:
         run_stage(a, 1, n)
     if 2 in stages:
         run_stage(a, 2, n + (int(round(a.augmented_ratio * n)) if a.a != "none" else 0))
     from xtune_fairseq.cli.evaluate import evaluate, write_outputs
 
-    evaluated = [int(s) for s in a.eval_stages.split(",")] if a.eval_stages else stages
+    evaluated = parse_stages(a.eval_stages, "--eval-stages") if a.eval_stages else stages
     runs = [f"stage{s}={os.path.join(a.out, f'stage{s}', 'checkpoint_best.pt')}" for s in evaluated]
     results = evaluate(runs, a.data, a.eval_split, metric=a.metric)
     stem = os.path.join(a.out, results_stem(a.eval_split))

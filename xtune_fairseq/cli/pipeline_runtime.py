@@ -6,6 +6,7 @@ The schedule arithmetic and the --fairseq-args check are pure; counting batches 
 asks fairseq's own batching (the count depends on the rows' lengths and order)."""
 
 import argparse
+import dataclasses
 import math
 import os
 import re
@@ -13,6 +14,8 @@ import shlex
 from typing import List, Sequence, Tuple
 
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.files import OutputDir, open_output_dir
+from xtune_fairseq.flag_ranges import check_betas
 
 # fairseq 0.12's parser turns --bf16 into --tpu too (an XLA device): this entry point keeps it on CPU/GPU
 BF16_TRAINER = "xtune_fairseq.cli.fairseq_train"
@@ -95,15 +98,36 @@ def trainer_module(a) -> str:
 
 
 def check_runtime_args(a) -> None:
-    """What parse can refuse without torch: a token cap below the longest row, flags owned twice."""
+    """What parse can refuse without torch: a token cap below the longest row, flags owned twice, --stages,
+    --adam-betas (fairseq eval()s it: 'junk' was a NameError traceback in stage 1), an --out that is a file."""
+    check_betas(a.adam_betas)
+    parse_stages(a.stages)
+    if a.eval_stages:  # unset or empty: the stages that ran
+        parse_stages(a.eval_stages, "--eval-stages")
+    if os.path.lexists(a.out) and not os.path.isdir(a.out):
+        raise InputError(f"--out {a.out}: is a file, not a folder; --out names the run folder (stage1/, stage2/, "
+                         "results.json)")
     if a.max_tokens is not None and a.max_tokens < a.max_positions:
         raise InputError(f"--max-tokens {a.max_tokens} is below --max-positions {a.max_positions}: a batch must hold "
                          "the longest row (fairseq-train would silently skip longer training rows)")
     check_fairseq_args(a.fairseq_args)
 
 
+def parse_stages(value: str, flag: str = "--stages") -> List[int]:
+    """'1,2' -> [1, 2]: the stages a flag names, each 1 or 2."""
+    stages = value.split(",")
+    if not all(s.strip() in ("1", "2") for s in stages):
+        raise InputError(f"{flag} {value}: expected 1, 2 or 1,2 (the stages, comma-separated)")
+    return [int(s) for s in stages]
+
+
 def check_fairseq_args(fairseq_args: str) -> None:
-    for token in shlex.split(fairseq_args):
+    try:
+        tokens = shlex.split(fairseq_args)
+    except ValueError as e:  # an unclosed quote: shlex's 'No closing quotation'
+        raise InputError(f"--fairseq-args {fairseq_args!r}: {e}; expected fairseq-train flags as a shell would "
+                         "split them") from None
+    for token in tokens:
         name = token.split("=", 1)[0]
         if name in OWNED:
             raise InputError(f"--fairseq-args {fairseq_args!r}: {name} is set by xtune-pipeline; use its {OWNED[name]} "
@@ -181,3 +205,20 @@ def count_batches(train_argv: Sequence[str]) -> int:
         seed=cfg.common.seed, num_workers=0, epoch=1, disable_iterator_cache=True,
     )
     return len(itr)
+
+
+# --out: what a run writes at its top (fairseq's checkpoints and logs go in stage1/, stage2/); a folder
+# without the marker is a run folder when a stage's command.txt is there (older versions wrote none)
+RUN_DIR = OutputDir("a run folder written by xtune-pipeline", "xtune-run.json",
+                    frozenset({"stage1", "stage2", "results*.json", "results*.md", "xtune-run.json"}),
+                    ".tmp-xtune-run-", legacy=("stage1/command.txt", "stage2/command.txt"))
+
+
+def open_run_folder(a) -> None:
+    """--out checked and made (files.open_output_dir): missing, empty, or a run folder with nothing of
+    the user's at its top, unless --force; never --data or --model-dir or inside them. A
+    --tensorboard-logdir inside it is the run's too."""
+    logs = getattr(a, "tensorboard_logdir", None)
+    top = os.path.relpath(os.path.abspath(logs), os.path.abspath(a.out)).split(os.sep)[0] if logs else os.pardir
+    kind = RUN_DIR if top in (os.curdir, os.pardir) else dataclasses.replace(RUN_DIR, names=RUN_DIR.names | {top})
+    open_output_dir(a.out, "--out", kind, [a.data, a.model_dir], getattr(a, "force", False))

@@ -47,13 +47,13 @@ def training_rows(data: str, flags):
     return task, rows
 
 
-def write_binarized_views(data: str, name: str, epochs: int, flags=(), workers: int = 1) -> str:
+def write_binarized_views(data: str, name: str, epochs: int, flags=(), workers: int = 1, force: bool = False) -> str:
     from xtune_fairseq.data.binarized_views import write_views
 
     dest = views_dir(data, name)
     task, rows = training_rows(data, list(flags))
     fp = task.views_fingerprint()
-    with dir_in_progress(dest, "--name", VIEWS_DIR) as work:
+    with dir_in_progress(dest, "--name", VIEWS_DIR, force=force) as work:
         got = write_views(rows, work, epochs, len(task.source_dictionary), workers)
         write_views_info(work, epochs, len(rows), rows.n_original, got["roles"], got["word_maps"], fp,
                          disk_bytes(work, epochs, got["roles"]))
@@ -68,13 +68,15 @@ def main(argv=None):
                    "an existing one is replaced")
     p.add_argument("--epochs", type=int, required=True, help="epochs of views to draw (training draws online after)")
     p.add_argument("--workers", type=int, default=1, help="processes drawing epochs side by side")
+    p.add_argument("--force", action="store_true", help="replace a DATA/views/NAME folder holding files this command "
+                   "did not write")
     args, flags = p.parse_known_args(argv)
 
     def go():
         check_ranges(args)
         if not os.path.isdir(args.data):
             raise InputError(f"{args.data}: not a folder; expected a data directory written by xtune-preprocess")
-        print(write_binarized_views(args.data, args.name, args.epochs, flags, args.workers))
+        print(write_binarized_views(args.data, args.name, args.epochs, flags, args.workers, args.force))
 
     return run_cli(go)
 

@@ -73,7 +73,8 @@ def _labelled(files: xtreme.Files, kind: str, notes: list) -> xtreme.Files:
 
 def _classification(name, model_dir, dest, files, tr, langs, notes, inputs, workers, force):
     codes = LanguageCodes()
-    data = {"train": xtreme_read.read_pair_files(files["train"], "train", languages=codes, notes=notes)}
+    data = {"train": xtreme_read.read_pair_files(files["train"], "train", xtreme.task(name).labels or None, codes,
+                                                 notes)}
     labels = sorted({ex.label for ex in data["train"]})
     for split in ("valid", "test"):
         if files[split]:

@@ -9,10 +9,11 @@ translations (the paper's Figure 3). Compare a baseline and an xTune checkpoint 
 import argparse
 import os
 
-from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.common import check_output_path, run_cli
 from xtune_fairseq.data.prepared import meta_path, read_examples
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.flag_ranges import check_ranges
+from xtune_fairseq.ownership import mark_output
 
 
 def first_token_vectors(encoder, texts, layer=-1, batch_size=32):
@@ -26,6 +27,9 @@ def first_token_vectors(encoder, texts, layer=-1, batch_size=32):
     return np.concatenate(out)
 
 
+COMMAND = "xtune-represent"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="model directory or checkpoint")
@@ -37,10 +41,13 @@ def main(argv=None):
     p.add_argument("--method", choices=["tsne", "pca"], default="tsne")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True, help="PNG path")
+    p.add_argument("--force", action="store_true", help="replace an --out file that is not this command's own "
+                   "previous output")
     a = p.parse_args(argv)
 
     def go():
         check_ranges(a)
+        check_output_path(a.out, "--out", [a.model, a.data], COMMAND, a.force)  # before the work
         from xtune_fairseq.analysis import load_encoder
         from xtune_fairseq.evaluation.plots import representation_plot
         from xtune_fairseq.evaluation.projection import project_2d, translation_links
@@ -58,6 +65,7 @@ def main(argv=None):
         links = translation_links([ex.id for ex in chosen], [ex.lang for ex in chosen])
         title = f"{os.path.basename(os.path.dirname(a.model)) or a.model}: {a.method}, {len(chosen)} examples"
         representation_plot(points, [ex.label for ex in chosen], [ex.lang for ex in chosen], links, a.out, title)
+        mark_output(a.out, COMMAND)
         print(f"wrote {a.out} ({len(chosen)} points, {len(links)} translation links)")
 
     return run_cli(go)

@@ -13,11 +13,16 @@ import glob
 import json
 import os
 
-from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.common import check_parent_folder, run_cli
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.files import atomic_open, check_output_file
+from xtune_fairseq.ownership import mark_output
+from xtune_fairseq.text import read_json
 
 SUFFIXES = (".json", ".md", ".csv", "-gap.md", ".png")
+SIGNIFICANCE = ("-significance.md", "-significance.json")  # with --compare
+COMMAND = "xtune-results"  # the owner named in its outputs' markers (ownership.mark_output)
+MIN_SAMPLES = 1  # --samples: the randomization test's p-value, (1 + extreme) / (1 + samples), needs one
 
 
 def load_runs(specs, files_read=None):
@@ -28,6 +33,8 @@ def load_runs(specs, files_read=None):
         if "=" not in spec:
             raise InputError(f"--run {spec!r}: expected NAME=GLOB[:KEY]")
         name, rest = spec.split("=", 1)
+        if name in runs:  # the second would silently replace the first
+            raise InputError(f"--run {spec!r}: a second run named {name!r}; expected one --run per name")
         pattern, _, key = rest.partition(":") if ":" in rest and not os.path.exists(rest) else (rest, "", "")
         files = sorted(glob.glob(pattern))
         if not files:
@@ -36,13 +43,28 @@ def load_runs(specs, files_read=None):
         if files_read is not None:
             files_read += files
         for path in files:
-            with open(path) as f:
-                data = json.load(f)
-            entry = data.get(key or name)
-            if entry is None:
-                raise InputError(f"{path}: no entry {key or name!r} (has {sorted(data)})")
-            runs[name].append(entry)
+            runs[name].append(_entry(path, key or name))
     return runs
+
+
+ENTRY_KEYS = ("average", "transfer_gap", "source_language")  # what the tables read besides per_language
+RESULT = "xtune-evaluate's results JSON, {NAME: {\"per_language\": {LANG: score}, \"average\": ..., ...}}"
+
+
+def _entry(path: str, key: str) -> dict:
+    """The entry `key` of a results JSON, with the per-language scores the tables are made of."""
+    data = read_json(path, RESULT)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a JSON {type(data).__name__}, not an object; expected {RESULT}")
+    entry = data.get(key)
+    if entry is None:
+        raise InputError(f"{path}: no entry {key!r} (has {sorted(data)})")
+    if not isinstance(entry, dict) or not isinstance(entry.get("per_language"), dict):
+        raise InputError(f"{path}: entry {key!r} has no 'per_language' scores; expected {RESULT}")
+    missing = [k for k in ENTRY_KEYS if k not in entry]
+    if missing:
+        raise InputError(f"{path}: entry {key!r} lacks {', '.join(map(repr, missing))}; expected {RESULT}")
+    return entry
 
 
 def write_tables(runs, out_stem, title="accuracy"):
@@ -69,6 +91,13 @@ def write_tables(runs, out_stem, title="accuracy"):
     return table, "\n".join(gap)
 
 
+def check_samples(n_samples) -> None:
+    """--samples: a p-value of the randomization test needs at least MIN_SAMPLES shuffles."""
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < MIN_SAMPLES:
+        raise InputError(f"--samples {n_samples}: expected an integer >= {MIN_SAMPLES} (the randomization samples "
+                         "of --compare)")
+
+
 def compare(runs, baseline: str, n_samples: int = 10000):
     """{run: {difference, p_value, p_holm, seeds, per_seed}} of every run against the baseline: a paired
     approximate-randomization test over test examples and seeds (seed i of a run is paired with
@@ -81,6 +110,7 @@ def compare(runs, baseline: str, n_samples: int = 10000):
 
     if baseline not in runs:
         raise InputError(f"--compare {baseline}: no --run of that name (runs: {sorted(runs)})")
+    check_samples(n_samples)
 
     def stats(name):
         entries = runs[name]
@@ -153,21 +183,27 @@ def main(argv=None):
                    help="test every other run against this one (paired approximate randomization over test "
                    "examples and seeds): writes STEM-significance.md and .json")
     p.add_argument("--samples", type=int, default=10000, help="randomization samples of --compare")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing STEM files that are not xtune-results' own unchanged previous output")
     a = p.parse_args(argv)
 
     def go():
+        if a.compare:  # before any file is read or written
+            check_samples(a.samples)
+        check_parent_folder(a.out, "--out")
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
         inputs = []
         runs = load_runs(a.run, inputs)
-        for suffix in SUFFIXES:
-            check_output_file(a.out + suffix, "--out", inputs)
-        if a.compare:
-            for suffix in ("-significance.md", "-significance.json"):
-                check_output_file(a.out + suffix, "--out", inputs)
+        outputs = [a.out + suffix for suffix in SUFFIXES + (SIGNIFICANCE if a.compare else ())]
+        for path in outputs:
+            check_output_file(path, "--out", inputs, command=COMMAND, force=a.force)
         table, gap = write_tables(runs, a.out, a.title)
         print(table + "\n" + gap)
         if a.compare:
             print(write_significance(runs, a.compare, a.out, a.samples))
+        for path in outputs:
+            if os.path.isfile(path):
+                mark_output(path, COMMAND)
 
     return run_cli(go)
 

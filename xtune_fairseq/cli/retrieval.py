@@ -11,14 +11,17 @@ import argparse
 import json
 import os
 
-from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.common import check_output_path, run_cli
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.files import atomic_open
 from xtune_fairseq.flag_ranges import check_ranges
+from xtune_fairseq.ownership import mark_output
+from xtune_fairseq.text import open_text
 
 
 def read_parallel_tsv(path):
     pairs = []
-    with open(path, encoding="utf-8") as f:
+    with open_text(path, "UTF-8 text, 'source<TAB>target' lines") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -32,9 +35,9 @@ def read_parallel_tsv(path):
 
 
 def read_line_aligned(src, tgt):
-    with open(src, encoding="utf-8") as f:
+    with open_text(src, "UTF-8 text, one sentence a line") as f:
         a = [x.rstrip("\n") for x in f]
-    with open(tgt, encoding="utf-8") as f:
+    with open_text(tgt, "UTF-8 text, one sentence a line") as f:
         b = [x.rstrip("\n") for x in f]
     if len(a) != len(b):
         raise InputError(f"{src} has {len(a)} lines but {tgt} has {len(b)}: files must be line-aligned")
@@ -68,6 +71,9 @@ def markdown(results, layer):
     return "\n".join(lines) + "\n"
 
 
+COMMAND = "xtune-retrieval"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True, help="NAME=PATH: model directory or checkpoint")
@@ -80,10 +86,15 @@ def main(argv=None):
     p.add_argument("--cache", default=os.environ.get("XTUNE_CACHE", "cache"))
     p.add_argument("--layer", type=int, default=8, help="hidden layer (0 = embeddings; 8 for base-size models)")
     p.add_argument("--json")
+    p.add_argument("--force", action="store_true", help="replace a --json file that is not this command's own "
+                   "previous output")
     a = p.parse_args(argv)
 
     def go():
         check_ranges(a)
+        if a.json:  # before the work, not by the last write
+            read = [spec.split("=", 1)[-1] for spec in a.model] + a.parallel + [a.src, a.tgt, a.data]
+            check_output_path(a.json, "--json", read + ([a.cache] if a.bible else []), COMMAND, a.force)
         pair_sets = {os.path.splitext(os.path.basename(x))[0]: read_parallel_tsv(x) for x in a.parallel}
         if a.src or a.tgt:
             if not (a.src and a.tgt):
@@ -98,8 +109,9 @@ def main(argv=None):
             raise InputError("no parallel data: give --parallel, --src/--tgt or --bible N")
         results = retrieval_table(a.model, pair_sets, a.layer, a.data)
         if a.json:
-            with open(a.json, "w") as f:
+            with atomic_open(a.json) as f:
                 json.dump(results, f, indent=1)
+            mark_output(a.json, COMMAND)
         print(markdown(results, a.layer))
 
     return run_cli(go)

@@ -3,7 +3,8 @@
 forward pass in stage 2 (pass the file as --teacher-cache). Re-sampled or noised views are not
 fixed: the criterion still runs the teacher (--teacher-path) for batches that contain them.
 
-  xtune-teacher-cache --teacher runs/x/stage1/checkpoint_best.pt --data data-bin --out data-bin/teacher.pt
+  xtune-teacher-cache --teacher runs/x/stage1/checkpoint_best.pt --data data-bin --out runs/x/teacher.pt
+(--out is never inside --data: the data directory holds what xtune-preprocess wrote, nothing else)
 """
 
 import argparse
@@ -20,7 +21,8 @@ def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
 
     import xtune_fairseq.register  # noqa: F401
     from xtune_fairseq.checkpoints import load_with_data
-    from xtune_fairseq.teacher import CACHE_FORMAT, data_fingerprint, file_sha256
+    from xtune_fairseq.ownership import file_sha256
+    from xtune_fairseq.teacher import CACHE_FORMAT, data_fingerprint
 
     model, task = load_with_data(teacher, data, data_augmentation="none", r1_augmentation="none", teacher_cache="")
     if getattr(task, "kind", "classification") != "classification":
@@ -46,12 +48,17 @@ def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
             "translation_rows": rows}
 
 
+COMMAND = "xtune-teacher-cache"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--teacher", required=True, help="stage-1 checkpoint")
     p.add_argument("--data", required=True, help="xtune-preprocess output the student trains on")
     p.add_argument("--out", required=True)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--force", action="store_true", help="replace an --out file that is not this command's own "
+                   "previous output")
     a = p.parse_args(argv)
 
     def go():
@@ -59,11 +66,13 @@ def main(argv=None):
         import torch
 
         from xtune_fairseq.files import atomic_open, check_output_file
+        from xtune_fairseq.ownership import mark_output
 
-        check_output_file(a.out, "--out", [a.teacher])
+        check_output_file(a.out, "--out", [a.teacher, a.data], COMMAND, a.force)
         cache = build_cache(a.teacher, a.data, a.batch_size)
         with atomic_open(a.out, "wb") as f:
             torch.save(cache, f)
+        mark_output(a.out, COMMAND)
         print(f"wrote {a.out}: {len(cache['original'])} originals, {len(cache['translations'])} translations")
 
     return run_cli(go)

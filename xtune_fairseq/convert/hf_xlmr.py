@@ -1,7 +1,6 @@
 """A HuggingFace XLM-R checkpoint directory (config.json, model.safetensors or pytorch_model.bin,
 sentencepiece.bpe.model: the layout of xlm-roberta-base) -> an XLM-R-format directory."""
 
-import json
 import os
 from typing import Dict
 
@@ -9,6 +8,7 @@ import numpy as np
 
 from xtune_fairseq.convert.fairseq_roberta import bert_to_fairseq, roberta_args, write_converted
 from xtune_fairseq.errors import InputError
+from xtune_fairseq.text import read_json
 from xtune_fairseq.xlmr_dir import check_model_out, load_sentencepiece
 
 _LAYER = {
@@ -22,9 +22,14 @@ def load_hf_tensors(hf_dir: str) -> Dict[str, np.ndarray]:
     st = os.path.join(hf_dir, "model.safetensors")
     pt = os.path.join(hf_dir, "pytorch_model.bin")
     if os.path.isfile(st):
+        from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
-        tensors = load_file(st)
+        try:
+            tensors = load_file(st)
+        except (SafetensorError, OSError, ValueError, TypeError) as e:  # e.g. 'header too large': not safetensors
+            raise InputError(f"{st}: not a readable safetensors file ({e}); expected the weights of a HuggingFace "
+                             "XLM-R checkpoint") from None
     elif os.path.isfile(pt):
         from xtune_fairseq.checkpoints import safe_load
 
@@ -56,6 +61,22 @@ def hf_to_canonical(t: Dict[str, np.ndarray], layers: int, pad_offset: int = 2) 
     return out
 
 
+CONFIG_KEYS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
+               "max_position_embeddings")
+
+
+def _read_config(path: str) -> dict:
+    """config.json: a JSON object with XLM-R's integer shape keys, or an InputError naming the file."""
+    expected = f"a HuggingFace config: a JSON object with {', '.join(CONFIG_KEYS)}"
+    cfg = read_json(path, expected)
+    if not isinstance(cfg, dict):
+        raise InputError(f"{path}: a JSON {type(cfg).__name__}; expected {expected}")
+    for key in CONFIG_KEYS:
+        if not isinstance(cfg.get(key), int) or isinstance(cfg.get(key), bool) or cfg[key] < 1:
+            raise InputError(f"{path}: {key} is {cfg.get(key, 'missing')!r}; expected {expected} (positive integers)")
+    return cfg
+
+
 def convert_hf_xlmr(hf_dir: str, out_dir: str, force: bool = False) -> str:
     check_model_out(out_dir, [hf_dir], force)
     cfg_path = os.path.join(hf_dir, "config.json")
@@ -63,8 +84,7 @@ def convert_hf_xlmr(hf_dir: str, out_dir: str, force: bool = False) -> str:
     for path in (cfg_path, sp_path):
         if not os.path.isfile(path):
             raise InputError(f"{hf_dir}: missing {os.path.basename(path)}")
-    with open(cfg_path) as f:
-        cfg = json.load(f)
+    cfg = _read_config(cfg_path)
     if cfg.get("hidden_act", "gelu") != "gelu":
         raise InputError(f"{cfg_path}: hidden_act {cfg['hidden_act']!r} is not supported (gelu only)")
     sp = load_sentencepiece(sp_path)

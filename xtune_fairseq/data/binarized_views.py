@@ -47,6 +47,9 @@ class BinarizedViews:
         missing = [f for f in needed if not os.path.isfile(f)]
         if missing:
             raise InputError(f"{missing[0]} not found: {folder} is incomplete; rewrite it with xtune-preprocess views")
+        for f in needed:  # refused here, before training, rather than by the first batch that reads it
+            if f.endswith(".npy"):
+                load_npy(f, mmap_mode="r")
 
     def __getstate__(self):  # data-loader workers open their own memory maps
         return {**self.__dict__, "_open": {}, "_open_epoch": None}
@@ -80,9 +83,26 @@ class BinarizedViews:
 
     def _file(self, path: str):
         if path not in self._open:
-            self._open[path] = np.load(path, mmap_mode="r") if path.endswith(".npy") \
+            self._open[path] = load_npy(path, mmap_mode="r") if path.endswith(".npy") \
                 else indexed_dataset.MMapIndexedDataset(path)
         return self._open[path]
+
+
+def load_npy(path: str, mmap_mode=None) -> np.ndarray:
+    """A 1-d integer array of a views folder (.npy). Never unpickled (allow_pickle=False: a pickle can run
+    code); anything else, pickled objects included, is an InputError naming the file."""
+    try:
+        array = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        pickled = "pickle" in str(e) or "Python objects" in str(e)
+        reason = "it holds pickled Python objects, which are never loaded (they can run code)" if pickled else str(e)
+        raise InputError(f"{path}: refused to load: {reason}; expected a numpy array of integers written by "
+                         "xtune-preprocess views (rewrite the folder with it)") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "iu" or array.ndim != 1:
+        what = f"a {array.ndim}-d {array.dtype} array" if isinstance(array, np.ndarray) else type(array).__name__
+        raise InputError(f"{path}: {what}; expected a 1-d numpy array of integers written by xtune-preprocess views "
+                         "(rewrite the folder with it)")
+    return array
 
 
 def open_views(data_dir: str, name: str, expected: dict, dataset) -> BinarizedViews:
@@ -145,7 +165,7 @@ class _RoleWriter:
 class _Translations:
     def __init__(self, folder):
         self.prefix = translations_prefix(folder)
-        self.first = np.load(self.prefix + ".first.npy")
+        self.first = load_npy(self.prefix + ".first.npy")
         self.ids = indexed_dataset.MMapIndexedDataset(self.prefix)
 
     def read_translation(self, src: int, k: int):

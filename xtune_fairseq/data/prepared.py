@@ -19,9 +19,11 @@ from xtune_fairseq.data.compact_rows import Codes, CompactRows, Ragged, Strings
 from xtune_fairseq.data.readers import Example
 from xtune_fairseq.data.tagged import TaggedSentence
 from xtune_fairseq.data.translation_table import TranslationTable
+from xtune_fairseq.data.views_layout import VIEWS_DIR
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.files import OutputDir, dir_in_progress
 from xtune_fairseq.qa.squad import QAExample
+from xtune_fairseq.text import read_json, read_jsonl
 
 INFO = "xtune.json"
 KINDS = ("classification", "tagging", "qa")
@@ -32,7 +34,7 @@ TRANSLATIONS = "translations"  # meta/translations.jsonl
 DATA_DIR = OutputDir("a data directory written by xtune-preprocess", INFO,
                      frozenset({"input0", "input1", "label", "meta", "sentencepiece.bpe.model", INFO,
                                 "views"}),  # views/: xtune-preprocess views (views_layout)
-                     ".tmp-xtune-data-")
+                     ".tmp-xtune-data-", nested=(("views", VIEWS_DIR),))  # each views/NAME by its views.json
 
 
 def meta_path(data_dir: str, name: str) -> str:
@@ -42,16 +44,26 @@ def meta_path(data_dir: str, name: str) -> str:
 
 # --- xtune.json
 
-def read_data_info(data_dir: str) -> dict:
+def read_data_info(data_dir: str, required=("labels", "languages")) -> dict:
+    """xtune.json; `required`: the lists it must hold (their readers would fail later, or miscount)."""
     path = os.path.join(data_dir, INFO)
-    if not os.path.isfile(path):
-        raise InputError(f"{path} not found: is {data_dir} a directory written by xtune-preprocess?")
-    with open(path) as f:
-        return json.load(f)
+    expected = "the xtune.json that xtune-preprocess writes (rerun it)"
+    info = read_json(path, expected, f"{path} not found: is {data_dir} a directory written by xtune-preprocess?")
+    if not isinstance(info, dict):
+        raise InputError(f"{path}: a JSON {type(info).__name__}, not an object; expected {expected}")
+    kind = info.get("kind", "classification")  # format 1 directories before tagging/qa have no kind
+    if kind not in KINDS:
+        raise InputError(f"{path}: kind {kind!r} is not one of {', '.join(KINDS)}; expected {expected}")
+    for key in required:
+        if key not in info:
+            raise InputError(f"{path}: no {key!r} entry; expected {expected}")
+        if not isinstance(info[key], list) or not all(isinstance(x, str) for x in info[key]):
+            raise InputError(f"{path}: {key!r} is not a list of strings; expected {expected}")
+    return info
 
 
 def data_kind(data_dir: str) -> str:
-    return read_data_info(data_dir).get("kind", "classification")  # format 1 directories before tagging/qa
+    return read_data_info(data_dir, required=()).get("kind", "classification")
 
 
 def write_data_info(work: str, model_dir: str, kind: str, data: dict, labels, sentence_pair: bool) -> None:
@@ -109,17 +121,29 @@ def read_examples(path: str) -> List[Example]:
     return list(iter_examples(path))
 
 
+def _meta_rows(path: str, row_of: Callable[[dict], object], rerun: str) -> Iterator:
+    """row_of(each row) of a meta/*.jsonl file; a line that is not one of its rows (not JSON, or the
+    last line cut short by an interrupted copy) ends in one line naming the file and line."""
+    expected = f"one JSON row a line as {rerun} writes them (rerun it)"
+    for lineno, r in read_jsonl(path, expected, f"{path} not found: rerun {rerun}"):
+        try:
+            if not isinstance(r, dict):
+                raise TypeError(f"a JSON {type(r).__name__}, not an object")
+            yield row_of(r)
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputError(f"{path}:{lineno}: not a row of {rerun} ({type(e).__name__}: {e}); "
+                             f"expected {expected}") from None
+
+
 def iter_examples(path: str) -> Iterator[Example]:
     """read_examples' rows one at a time (hashing millions of translations needs no list of them)."""
-    with open(path, encoding="utf-8") as f:
-        yield from (example_of(r) for r in map(json.loads, f))
+    return _meta_rows(path, example_of, "xtune-preprocess")
 
 
 def read_tagged_meta(path: str) -> List[TaggedSentence]:
     if not os.path.isfile(path):
         raise InputError(f"{path} not found: rerun xtune-preprocess --kind tagging")
-    with open(path, encoding="utf-8") as f:
-        return [tagged_of(r) for r in map(json.loads, f)]
+    return list(_meta_rows(path, tagged_of, "xtune-preprocess --kind tagging"))
 
 
 def _fields(path: str, names, rerun: str) -> list:
@@ -127,10 +151,9 @@ def _fields(path: str, names, rerun: str) -> list:
     if not os.path.isfile(path):
         raise InputError(f"{path} not found: rerun {rerun}")
     columns = [[] for _ in names]
-    with open(path, encoding="utf-8") as f:
-        for r in map(json.loads, f):
-            for column, name in zip(columns, names):
-                column.append(r.get(name))
+    for values in _meta_rows(path, lambda r: [r.get(name) for name in names], rerun):
+        for column, value in zip(columns, values):
+            column.append(value)
     return columns
 
 
@@ -150,15 +173,7 @@ def read_tagged_rows(path: str) -> CompactRows:
 def read_qa_meta(path: str) -> List[QAExample]:
     if not os.path.isfile(path):
         raise InputError(f"{path} not found: rerun xtune-preprocess --kind qa")
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            try:
-                out.append(qa_of(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as e:
-                raise InputError(f"{path}:{lineno}: not a question written by xtune-preprocess --kind qa "
-                                 f"({e})") from None
-    return out
+    return list(_meta_rows(path, qa_of, "xtune-preprocess --kind qa"))
 
 
 # --- translation tables: {training id: [its translations]}

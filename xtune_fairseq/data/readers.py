@@ -1,12 +1,11 @@
 """Readers for classification TSV files (training data and translate-train files)."""
 
 import csv
-import os
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from xtune_fairseq.errors import InputError
-from xtune_fairseq.text import is_blank
+from xtune_fairseq.text import is_blank, open_text
 
 TEXT_COLUMNS = (("sentence",), ("sentence1", "sentence2"))
 # fairseq's Dictionary holds these before any label: a label named so gets no class index of its own
@@ -68,10 +67,10 @@ def iter_classification_tsv(
 ) -> Iterator[Example]:
     """read_classification_tsv's examples one at a time, checked as they are read (a translate-train
     file of millions of rows is never held whole)."""
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: file not found")
     languages = languages or LanguageCodes()
-    with open(path, encoding="utf-8-sig", newline="") as f:  # a BOM would be part of the first column's name
+    # open_text drops a BOM, which would be part of the first column's name
+    with open_text(path, "a UTF-8 TSV with a header line such as 'id<TAB>lang<TAB>sentence<TAB>label'",
+                   newline="") as f:
         rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(rows, None)
         if header is None:

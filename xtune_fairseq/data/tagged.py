@@ -1,13 +1,12 @@
 """Readers for sequence-labelling files: CoNLL style (`word<TAB>tag` per line, a blank line
 between sentences, as XTREME's udpos and panx files) and one sentence a line of `word/TAG`."""
 
-import os
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from xtune_fairseq.data.readers import check_label
 from xtune_fairseq.errors import InputError
-from xtune_fairseq.text import is_blank
+from xtune_fairseq.text import is_blank, open_text
 
 FORMATS = ("auto", "conll", "word_tag")
 DOCSTART = "-DOCSTART-"  # CoNLL-2003 / panx document separators, not sentences
@@ -26,9 +25,8 @@ class TaggedSentence:
 
 
 def _lines(path: str):
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: file not found")
-    with open(path, encoding="utf-8-sig") as f:  # a BOM would stick to the first word
+    # open_text drops a BOM, which would stick to the first word
+    with open_text(path, "UTF-8 text: 'word<TAB>tag' lines or 'word/TAG word/TAG ...' lines") as f:
         for lineno, line in enumerate(f, 1):
             yield lineno, line.rstrip("\n\r")
 

@@ -15,7 +15,6 @@ The .bin/.idx pairs are fairseq indexed datasets (mmap), as fairseq-preprocess w
 Written in a temporary folder and renamed into place when complete (files.dir_in_progress).
 """
 
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from typing import Mapping, Optional
 
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.files import OutputDir
+from xtune_fairseq.ownership import file_sha256
 
 VIEWS = "views"
 INFO = "views.json"
@@ -73,14 +73,6 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def file_digest(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fingerprint(kind: str, settings: Mapping, data_dir: str) -> dict:
     """{flag or data file: value or sha256} of everything a run's drawn views depend on.
 
@@ -95,11 +87,11 @@ def fingerprint(kind: str, settings: Mapping, data_dir: str) -> dict:
     names += [n for k in sorted(kinds) for n in WHEN_KIND.get(k, ())]
     out = {"task kind": kind, **{flag(n): settings[n] for n in names}}
     if "cs" in kinds:  # contents and order, not paths: a moved dictionary is the same one
-        out["--code-switch-dicts"] = [file_digest(p) for p in settings["code_switch_dicts"].split(",") if p]
+        out["--code-switch-dicts"] = [file_sha256(p) for p in settings["code_switch_dicts"].split(",") if p]
     files = DATA_FILES + ((TRANSLATIONS_FILE,) if "mt" in kinds else ())
     for rel in files:
         path = os.path.join(data_dir, rel)
-        out[rel] = file_digest(path) if os.path.isfile(path) else None
+        out[rel] = file_sha256(path) if os.path.isfile(path) else None
     return out
 
 

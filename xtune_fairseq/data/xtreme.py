@@ -36,11 +36,13 @@ class Task:
     kind: str
     folder: str
     translations: str  # under xtreme_translations/; {lang}: one file per language
+    labels: Tuple[str, ...] = ()  # a classification task's labels (LABEL_ALIASES applied): others are refused
 
 
 TASKS = {
-    "xnli": Task("classification", "xnli", "XNLI/translate-train/en-{lang}-translated.tsv"),
-    "pawsx": Task("classification", "pawsx", "PAWSX/translate-train/en-{lang}-translated.tsv"),
+    "xnli": Task("classification", "xnli", "XNLI/translate-train/en-{lang}-translated.tsv",
+                 ("contradiction", "entailment", "neutral")),
+    "pawsx": Task("classification", "pawsx", "PAWSX/translate-train/en-{lang}-translated.tsv", ("0", "1")),
     "udpos": Task("tagging", "udpos", "translate_train.udpos.txt"),
     "panx": Task("tagging", "panx", "translate_train.panx.txt"),
     "xquad": Task("qa", "xquad", "SQuAD/translate-train/squad.translate.train.en-{lang}.json"),

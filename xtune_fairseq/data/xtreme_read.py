@@ -4,9 +4,7 @@ language prefixes, and translate-train files matched to the English training dat
 authors' code matches them (by sentence text, or by question id). What is left out is said in
 `notes`. No fairseq import."""
 
-import contextlib
 import dataclasses
-import os
 import random
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
@@ -15,35 +13,14 @@ from xtune_fairseq.data.readers import Example, LanguageCodes, check_label
 from xtune_fairseq.data.tagged import TaggedSentence, read_tagged
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.qa.squad import QAExample, read_squad
-from xtune_fairseq.text import is_blank
+from xtune_fairseq.text import is_blank, open_text
 
 LangPaths = Sequence[Tuple[str, str]]
 
 
-@contextlib.contextmanager
-def utf8(path: str):
-    """A UnicodeDecodeError becomes an InputError naming the file and line."""
-    try:
-        yield
-    except UnicodeDecodeError as e:
-        with open(path, "rb") as f:
-            lineno = next((i for i, raw in enumerate(f, 1) if not _decodes(raw)), "?")
-        raise InputError(f"{path}:{lineno}: not UTF-8 ({e.reason}); expected UTF-8 text as XTREME writes it") from None
-
-
-def _decodes(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
-
-
 def _lines(path: str) -> List[Tuple[int, str]]:
     """(line number, text) of the non-blank lines; csv.writer's \\r\\n endings and a BOM removed."""
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: file not found")
-    with utf8(path), open(path, encoding="utf-8-sig", newline="\n") as f:
+    with open_text(path, "UTF-8 text as XTREME writes it", newline="\n") as f:
         text = f.read()
     return [(i, line.rstrip("\r")) for i, line in enumerate(text.split("\n"), 1) if line.strip()]
 
@@ -60,12 +37,16 @@ def read_pair_files(files: LangPaths, split: str, labels: Optional[Sequence[str]
     languages, allowed, out = languages or LanguageCodes(), set(labels or ()), []
     for lang, path in files:
         lang, kept, empty = languages.check(lang, path), len(out), 0
-        for lineno, row in _fields(path):
+        for k, (lineno, row) in enumerate(_fields(path)):
             where = f"{path}:{lineno}"
             if len(row) != len(xtreme.PAIR_COLUMNS):
                 raise InputError(f"{where}: expected {len(xtreme.PAIR_COLUMNS)} tab-separated columns "
                                  f"{xtreme.PAIR_COLUMNS} as XTREME's {split}-LANG.tsv, got {len(row)}")
             first, second, label = (f.strip() for f in row)
+            if k == 0 and label.casefold() == "label":  # a header would make 'label' a class of its own
+                raise InputError(f"{where}: a header row {row} is not expected ('label' is not one of the task's "
+                                 "labels): XTREME's files have none; expected 'sentence1<TAB>sentence2<TAB>label' "
+                                 "rows from the first line on")
             if is_blank(first) or is_blank(second):
                 empty += 1
                 continue
@@ -125,8 +106,7 @@ def read_tagged_files(files: LangPaths, split: str, labels: Optional[Sequence[st
     """XTREME's udpos / panx files ('word<TAB>tag'), WikiANN's 'LANG:' word prefixes removed."""
     languages, out = languages or LanguageCodes(), []
     for lang, path in files:
-        with utf8(path):
-            sentences = read_tagged(path, languages.check(lang, path), "conll", labels=labels, prefix=f"{split}-")
+        sentences = read_tagged(path, languages.check(lang, path), "conll", labels=labels, prefix=f"{split}-")
         words = xtreme.strip_language_prefix([s.words for s in sentences])
         out += [dataclasses.replace(s, words=w) for s, w in zip(sentences, words)]
     return out

@@ -1,12 +1,12 @@
 """SQuAD v1.1-format JSON (also XQuAD, MLQA, TyDiQA-GoldP) in, predictions JSON out."""
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Dict, List, Tuple
 
 from xtune_fairseq.errors import InputError
 from xtune_fairseq.files import atomic_open
+from xtune_fairseq.text import open_text
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,7 @@ def read_squad(path: str, lang: str, require_answers: bool = False) -> List[QAEx
 
     require_answers: every question needs at least one answer (training files).
     """
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: file not found")
-    with open(path, encoding="utf-8-sig") as f:  # json.loads refuses a BOM
+    with open_text(path, "UTF-8 SQuAD v1.1 JSON {\"data\": [...]}") as f:  # drops a BOM, which json.loads refuses
         raw = f.read()
     if not raw.strip():
         raise InputError(f"{path}: empty file; expected SQuAD JSON {{\"data\": [...]}}")

@@ -26,7 +26,7 @@ from xtune_fairseq.data.binarized_views import open_views
 from xtune_fairseq.data.prepared import TASK_OF_KIND, TRANSLATIONS, meta_path, read_data_info, read_translation_table
 from xtune_fairseq.data.views_layout import VIEW_SETTINGS, fingerprint
 from xtune_fairseq.errors import InputError
-from xtune_fairseq.flag_ranges import check_ranges, warn_no_effect
+from xtune_fairseq.flag_ranges import check_ranges, check_train_config, warn_no_effect
 from xtune_fairseq.text import TextEncoder
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,8 @@ class XtuneTask(FairseqTask):
     @classmethod
     def setup_task(cls, cfg, **kwargs):
         check_ranges(cfg)  # every numeric flag once, in all three tasks (flag_ranges.RANGES)
+        if OmegaConf.is_config(cfg) and not kwargs.get("from_checkpoint"):
+            check_train_config(cfg._get_root())  # --adam-betas before the optimizer eval()s it (hydra too)
         warn_no_effect(cfg)
         info = read_data_info(cfg.data)
         kind = info.get("kind", "classification")
