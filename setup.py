@@ -22,7 +22,7 @@ setup(
             "xtune-make-tiny-model=xtune_fairseq.cli.make_tiny_model:main",
             "xtune-convert=xtune_fairseq.cli.convert:main",
             "xtune-demo=xtune_fairseq.cli.demo:main",
-            "xtune-bench=xtune_fairseq.cli.bench:main",
+            "xtune-bench=xtune_fairseq.bench.suite:main",
             "xtune-results=xtune_fairseq.cli.results:main",
             "xtune-retrieval=xtune_fairseq.cli.retrieval:main",
             "xtune-represent=xtune_fairseq.cli.represent:main",

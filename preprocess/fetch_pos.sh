@@ -11,9 +11,9 @@ n=${2:-1000}
 cache=${XTUNE_CACHE:-cache}
 "$VENV_PY" - "$cache" "$n" <<'PY'
 import sys
-from xtune_fairseq import resources as R
-from xtune_fairseq.cli.demo_pos import write_translations
-from xtune_fairseq.datasets.pos import build_pos_data
+from xtune_fairseq.corpora import resources as R
+from xtune_fairseq.study.pos_rows import write_translations
+from xtune_fairseq.corpora.pos import build_pos_data
 cache, n = sys.argv[1], int(sys.argv[2])
 files = build_pos_data(R.fetch_pos_corpora(cache), f"{cache}/data/pos-{n}", n_train=n)
 print(files)

@@ -10,8 +10,8 @@ n=${2:-1000}
 cache=${XTUNE_CACHE:-cache}
 "$VENV_PY" - "$cache" "$n" <<'PY'
 import sys
-from xtune_fairseq import resources as R
-from xtune_fairseq.datasets.sentiment import build_sentiment_tsvs
+from xtune_fairseq.corpora import resources as R
+from xtune_fairseq.corpora.sentiment import build_sentiment_tsvs
 cache, n = sys.argv[1], int(sys.argv[2])
 corpora = R.fetch_sentiment_corpora(cache)
 print(R.fetch_dictionaries(cache, ("de", "fr", "es")))

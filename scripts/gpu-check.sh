@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/venv.sh
 export PYTHONWARNINGS=ignore
-exec "$VENV_PY" -m xtune_fairseq.cli.gpu_check "$@"
+exec "$VENV_PY" -m xtune_fairseq.bench.gpu_check "$@"

@@ -20,7 +20,7 @@ def tiny(tmp_path_factory):
     """A tiny XLM-R-format model, generated data in three languages, and its binarized form."""
     from xtune_fairseq.cli.make_tiny_model import build_tiny_model
     from xtune_fairseq.cli.preprocess import preprocess
-    from xtune_fairseq.synthetic import generate
+    from xtune_fairseq.core.synthetic import generate
 
     root = tmp_path_factory.mktemp("tiny")
     data = generate(str(root / "data"), seed=1)
@@ -56,7 +56,7 @@ def spm_model(tmp_path_factory):
     """A real sentencepiece unigram model trained on generated text (no fairseq involved)."""
     import sentencepiece as spm
 
-    from xtune_fairseq.synthetic import generate
+    from xtune_fairseq.core.synthetic import generate
 
     root = tmp_path_factory.mktemp("spm")
     data = generate(str(root / "data"), seed=2, n_train=200, n_eval=30)

@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from conftest import fairseq_train, make_task, train_args
 from test_span_extraction import WINDOWS, qa  # noqa: F401 (fixture)
 from test_tagging import tag_args, tagging  # noqa: F401 (fixture)
-from xtune_fairseq.checkpoints import safe_load
+from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
 from xtune_fairseq.cli import pipeline
-from xtune_fairseq.data.targets import IGNORE
-from xtune_fairseq.recipes import RECIPES
+from xtune_fairseq.core.data.targets import IGNORE
+from xtune_fairseq.core.recipes import RECIPES
 
 NO_DROPOUT = ("--dropout", "0", "--attention-dropout", "0", "--pooler-dropout", "0")
 # every regularizer term is at least this large in the fixed batch, several times the loss tolerance

@@ -7,9 +7,13 @@ import shutil
 import pytest
 
 from conftest import make_task
-from xtune_fairseq.cli import bench, bench_augment, bench_scale, bench_translations, bench_views
-from xtune_fairseq.data.prepared import read_examples, read_translation_table
-from xtune_fairseq.data.readers import read_classification_tsv, translation_table
+from xtune_fairseq.bench import augment as bench_augment
+from xtune_fairseq.bench import scale as bench_scale
+from xtune_fairseq.bench import suite as bench
+from xtune_fairseq.bench import translations as bench_translations
+from xtune_fairseq.bench import views as bench_views
+from xtune_fairseq.core.data.prepared import read_examples, read_translation_table
+from xtune_fairseq.core.data.readers import read_classification_tsv, translation_table
 
 
 def test_corpus_is_xnli_shaped_from_dictionary_words(tiny, tmp_path):

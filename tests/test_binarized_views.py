@@ -14,8 +14,8 @@ from test_num_workers import epoch_batches, same, train_log
 from test_tagging import tag_task, tagging  # noqa: F401  (module fixture)
 from xtune_fairseq.cli.preprocess import main as preprocess_main
 from xtune_fairseq.cli.preprocess_views import write_binarized_views
-from xtune_fairseq.data.views_layout import INFO, check_fingerprint, fingerprint, views_dir
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.data.views_layout import INFO, check_fingerprint, fingerprint, views_dir
+from xtune_fairseq.core.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def cls(tiny, tmp_path_factory):
 def pairs(tiny, tmp_path_factory):
     """Sentence-pair data (with translations) binarized with the tiny model."""
     from xtune_fairseq.cli.preprocess import preprocess
-    from xtune_fairseq.synthetic import generate
+    from xtune_fairseq.core.synthetic import generate
 
     root = tmp_path_factory.mktemp("binviews-pairs")
     data = generate(str(root / "data"), seed=4, n_train=150, n_eval=30, pair=True)
@@ -199,7 +199,7 @@ def test_fingerprint_names_the_data_file_that_changed(cls):
 
 
 def test_failed_write_leaves_the_old_views_whole(cls, monkeypatch):
-    from xtune_fairseq.data import binarized_views
+    from xtune_fairseq.fairseq_wiring.datasets import binarized_views
 
     write_binarized_views(cls["bin"], "keep", 1, CS + ["--code-switch-dicts", cls["dicts"]])
     before = sorted(os.listdir(views_dir(cls["bin"], "keep")))

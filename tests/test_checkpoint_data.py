@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from conftest import fairseq_train, make_task, train_args
-from xtune_fairseq.checkpoints import safe_load
-from xtune_fairseq.errors import InputError, NonFiniteLoss
+from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
+from xtune_fairseq.core.errors import InputError, NonFiniteLoss
 
 HEAD = "sentence_classification_head"
 
@@ -58,7 +58,7 @@ def test_evaluate_reads_the_given_data_not_the_training_folder(tiny, moved, tmp_
 
 
 def test_teacher_cache_retrieval_and_represent_load_with_moved_data(moved, tmp_path):
-    from xtune_fairseq.analysis import load_encoder
+    from xtune_fairseq.fairseq_wiring.encoders import load_encoder
     from xtune_fairseq.cli.teacher_cache import main as cache_main
 
     assert cache_main(["--teacher", moved["checkpoint"], "--data", moved["data"], "--out", str(tmp_path / "c.pt")]) == 0

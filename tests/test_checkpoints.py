@@ -5,8 +5,8 @@ import os
 import pytest
 import torch
 
-from xtune_fairseq.checkpoints import load_fairseq_checkpoint, safe_load
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.fairseq_wiring.checkpoints import load_fairseq_checkpoint, safe_load
+from xtune_fairseq.core.errors import InputError
 
 
 class Payload:
@@ -36,7 +36,7 @@ def test_payload_refused_and_never_run(tmp_path):
 def test_fairseq_own_loader_refuses_it_too(tmp_path):
     from fairseq import checkpoint_utils
 
-    import xtune_fairseq.register  # noqa: F401  (installs the allow-list, nothing more)
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401  (installs the allow-list, nothing more)
 
     path, marker = malicious_checkpoint(tmp_path)
     with pytest.raises(InputError, match=r"refused to load: .*unsupported global: io\.open"):  # one line, no traceback
@@ -61,7 +61,7 @@ def test_fairseq_checkpoint_copies_are_atomic(tmp_path, monkeypatch):
 
     from fairseq.file_io import PathManager
 
-    import xtune_fairseq.register  # noqa: F401
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
 
     src, dst = tmp_path / "checkpoint_best.pt", tmp_path / "checkpoint_last.pt"
     src.write_bytes(b"new" * 1000)

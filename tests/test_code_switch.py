@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from xtune_fairseq.augment.code_switch import CodeSwitcher, load_muse_dictionaries, load_muse_dictionary
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.augment.code_switch import CodeSwitcher, load_muse_dictionaries, load_muse_dictionary
+from xtune_fairseq.core.errors import InputError
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import torch
 
 from conftest import make_task
 from test_tagging import tag_task, tagging  # noqa: F401  (module fixture)
-from xtune_fairseq.data.compact_rows import Codes, CompactRows, IntLists, Ragged, Strings
-from xtune_fairseq.data.paired_views_dataset import ListViews, TargetRows
-from xtune_fairseq.data.prepared import (example_row, meta_path, read_example_rows, read_examples, read_tagged_meta,
+from xtune_fairseq.core.data.compact_rows import Codes, CompactRows, IntLists, Ragged, Strings
+from xtune_fairseq.fairseq_wiring.datasets.paired_views_dataset import ListViews, TargetRows
+from xtune_fairseq.core.data.prepared import (example_row, meta_path, read_example_rows, read_examples, read_tagged_meta,
                                          read_tagged_rows, tagged_row, write_jsonl)
-from xtune_fairseq.data.readers import Example
-from xtune_fairseq.data.tagged import TaggedSentence
+from xtune_fairseq.core.data.readers import Example
+from xtune_fairseq.core.data.tagged import TaggedSentence
 
 ODD = ["", "é", "日本語", "a\tb", "x" * 300, "😀 emoji", "line\nbreak"]
 

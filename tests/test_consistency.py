@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from xtune_fairseq.consistency import (
+from xtune_fairseq.core.consistency import (
     kl_from_logits, masked_sum, symmetric_kl, teacher_hard_ce, teacher_kl,
 )
 

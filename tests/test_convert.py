@@ -12,7 +12,7 @@ import sentencepiece as spm
 import torch
 
 from xtune_fairseq.convert.e5s1 import dequantize_q4_0
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.errors import InputError
 
 H, L, HEADS, FF = 32, 2, 4, 64
 
@@ -83,7 +83,7 @@ def numpy_bert(t, ids):
 def fairseq_features(model_dir, text):
     from fairseq.models.roberta import XLMRModel
 
-    import xtune_fairseq.register  # noqa: F401  (checkpoint allow-list)
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401  (checkpoint allow-list)
 
     hub = XLMRModel.from_pretrained(model_dir, checkpoint_file="model.pt", bpe="sentencepiece").eval()
     ids = hub.encode(text)

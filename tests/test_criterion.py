@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from conftest import fairseq_train, make_task, train_args
-from xtune_fairseq.checkpoints import safe_load
-from xtune_fairseq.consistency import symmetric_kl, teacher_hard_ce, teacher_kl
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
+from xtune_fairseq.core.consistency import symmetric_kl, teacher_hard_ce, teacher_kl
+from xtune_fairseq.core.errors import InputError
 
 HEAD = "sentence_classification_head"
 NO_DROPOUT = ["--dropout", "0", "--attention-dropout", "0", "--pooler-dropout", "0"]

@@ -4,9 +4,9 @@ import gzip
 
 import pytest
 
-from xtune_fairseq.datasets.freedict import _B64, read_dictd, to_muse, write_muse
-from xtune_fairseq.datasets.sentiment import read_polarity, split_rows
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.corpora.freedict import _B64, read_dictd, to_muse, write_muse
+from xtune_fairseq.corpora.sentiment import read_polarity, split_rows
+from xtune_fairseq.core.errors import InputError
 
 
 def b64(n):

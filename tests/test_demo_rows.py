@@ -4,7 +4,8 @@ are reused, and a copied study without checkpoints retrains only the teacher's s
 import json
 import os
 
-from xtune_fairseq.cli import demo, demo_runs, pipeline
+from xtune_fairseq.cli import demo, pipeline
+from xtune_fairseq.study import runs as demo_runs
 
 
 def fake_pipeline(monkeypatch, calls):
@@ -92,7 +93,7 @@ def test_demo_epochs_reach_every_row_and_name_the_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "prepare_real", lambda *a: {"model": "m", "bin": "b", "dicts": "d"})
     monkeypatch.setattr(demo, "run_rows", run_rows)
     monkeypatch.setattr("xtune_fairseq.cli.evaluate.write_outputs", lambda *a: None)
-    monkeypatch.setattr("xtune_fairseq.evaluation.plots.bar_chart", lambda *a: None)
+    monkeypatch.setattr("xtune_fairseq.core.metrics.plots.bar_chart", lambda *a: None)
     demo.run("real", str(tmp_path), "cache", 1, row_set="size", n_train=500, epochs=4)
     a = pipeline.parse(seen["common"] + ["--out", "o"])
     assert a.epochs == 4 and a.lr == 3e-5
@@ -116,7 +117,7 @@ def test_a_dev_table_scores_the_runs_of_the_test_table(tmp_path, monkeypatch):
 
 
 def test_pos_rows_the_authors_protocol_and_the_equal_updates_rows(tmp_path, monkeypatch):
-    from xtune_fairseq.cli import demo_pos
+    from xtune_fairseq.study import pos_rows as demo_pos
 
     rows = demo_pos.pos_rows()
     settings = demo_pos.SETTINGS

@@ -9,7 +9,7 @@ import sys
 import torch
 
 from conftest import USER_DIR, fairseq_train
-from xtune_fairseq.checkpoints import safe_load
+from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
 
 
 def free_port():

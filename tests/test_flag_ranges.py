@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from conftest import make_task
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.errors import InputError
 
 
 @pytest.mark.parametrize("flags,message", [
@@ -110,10 +110,10 @@ def test_every_numeric_flag_has_a_range():
     import typing
 
     from xtune_fairseq.cli.pipeline import build_parser
-    from xtune_fairseq.criterions.xtune_consistency import XtuneConsistencyConfig
-    from xtune_fairseq.flag_ranges import RANGES
-    from xtune_fairseq.tasks.xtune_sequence_labeling import XtuneSequenceLabelingConfig
-    from xtune_fairseq.tasks.xtune_span_extraction import XtuneSpanExtractionConfig
+    from xtune_fairseq.fairseq_wiring.criterions.xtune_consistency import XtuneConsistencyConfig
+    from xtune_fairseq.core.flag_ranges import RANGES
+    from xtune_fairseq.fairseq_wiring.tasks.xtune_sequence_labeling import XtuneSequenceLabelingConfig
+    from xtune_fairseq.fairseq_wiring.tasks.xtune_span_extraction import XtuneSpanExtractionConfig
 
     numeric = (int, float, typing.Optional[int], typing.Optional[float])
     names = {f.name for c in (XtuneConsistencyConfig, XtuneSequenceLabelingConfig, XtuneSpanExtractionConfig)

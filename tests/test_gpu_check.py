@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import ROOT, train_args
-from xtune_fairseq.cli import gpu_check, gpu_timing
+from xtune_fairseq.bench import gpu_check, gpu_timing
 
 TINY = ["--device", "cpu", "--tiny", "--batch-size", "4", "--length", "32", "--warmup", "1", "--repeats", "2",
         "--updates", "1"]
@@ -90,7 +90,7 @@ def test_base_shaped_model_has_xlmr_rows_and_trains(tiny, tmp_path):
     gives the task a dictionary of the same size, so the model loads (a mismatch is refused)."""
     shape = {**gpu_check.XLMR_BASE, "layers": 1, "dim": 8, "heads": 2, "ffn": 16}
     model_dir = gpu_check.base_shaped_model(str(tmp_path / "model"), tiny["model"], shape)
-    from xtune_fairseq.checkpoints import safe_load
+    from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
     from xtune_fairseq.cli.preprocess import preprocess
 
     rows = safe_load(os.path.join(model_dir, "model.pt"))["model"]["encoder.sentence_encoder.embed_tokens.weight"]

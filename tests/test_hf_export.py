@@ -18,7 +18,7 @@ import torch
 from conftest import ROOT, fairseq_train, make_task, train_args
 from test_span_extraction import WINDOWS, qa  # noqa: F401  (module fixture: tiny QA model and data)
 from test_tagging import tagging  # noqa: F401  (module fixture: tiny tagging data)
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.errors import InputError
 
 pytest.importorskip("transformers")
 TOL = 1e-5
@@ -76,7 +76,7 @@ def save_checkpoint(task, cfg, path, seed=0):
     initial value (zero biases, unit norms would hide a swapped or dropped tensor)."""
     from omegaconf import OmegaConf
 
-    import xtune_fairseq.register  # noqa: F401
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
 
     model = task.build_model(cfg.model)
     g = torch.Generator().manual_seed(seed)
@@ -110,9 +110,9 @@ def classification(tiny, tmp_path_factory):
 
 
 def test_classification_logits_tokens_and_labels(tiny, classification):
-    import xtune_fairseq.register  # noqa: F401
-    from xtune_fairseq.checkpoints import load_with_data
-    from xtune_fairseq.data.prepared import meta_path, read_examples
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.checkpoints import load_with_data
+    from xtune_fairseq.core.data.prepared import meta_path, read_examples
 
     model, task = load_with_data(str(classification["checkpoint"]))
     ds, sample = batch(task, "valid", 12)
@@ -146,7 +146,7 @@ def test_id2label_follows_the_label_dictionary_not_the_sorted_names(tiny, classi
 
 
 def test_round_trip_through_xtune_convert_hf_gives_back_the_encoder(tiny, classification, tmp_path):
-    from xtune_fairseq.checkpoints import safe_load
+    from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
     from xtune_fairseq.cli.convert import main
 
     assert main(["hf", "--hf-dir", classification["hf"], "--out", str(tmp_path / "back")]) == 0
@@ -182,7 +182,7 @@ def compound_words_view(tok, task, corpus):
 
 def test_tagging_logits_at_pooled_positions(tagging, tmp_path):
     from xtune_fairseq.convert.to_hf import word_logits
-    from xtune_fairseq.data.prepared import meta_path, read_tagged_meta
+    from xtune_fairseq.core.data.prepared import meta_path, read_tagged_meta
 
     task, cfg = make_task(tagging, "--word-pooling", "average", task="xtune_sequence_labeling")
     model = save_checkpoint(task, cfg, tmp_path / "ck.pt")
@@ -244,8 +244,8 @@ def fairseq_ids(model_dir, text):
     """What xtune-preprocess gives: sentencepiece pieces looked up in the model's dict.txt."""
     import sentencepiece as spm
 
-    from xtune_fairseq.tasks.xtune_base import XtuneTask
-    from xtune_fairseq.text import TextEncoder
+    from xtune_fairseq.fairseq_wiring.tasks.xtune_base import XtuneTask
+    from xtune_fairseq.core.text import TextEncoder
 
     d = XtuneTask.load_dictionary(os.path.join(model_dir, "dict.txt"))
     sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "sentencepiece.bpe.model"))
@@ -255,7 +255,7 @@ def fairseq_ids(model_dir, text):
 
 def write_tokenizer(model_dir, out):
     from xtune_fairseq.convert.hf_tokenizer import dict_ordered_spm, tokenizer_files
-    from xtune_fairseq.xlmr_dir import read_dict_pieces
+    from xtune_fairseq.core.xlmr_dir import read_dict_pieces
 
     os.makedirs(out)
     sp_path = os.path.join(model_dir, "sentencepiece.bpe.model")
@@ -317,11 +317,11 @@ def test_tokenizer_of_a_trimmed_model(tiny, tmp_path):
 # --- what is refused ---------------------------------------------------------------------------------
 
 def test_refusals_name_the_problem(tiny, classification, tmp_path):
-    from xtune_fairseq.checkpoints import safe_load
+    from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
     from xtune_fairseq.convert.hf_export import SPAN_HEAD, export_to_hf
     from xtune_fairseq.convert.to_hf import check_arch, fairseq_to_hf
     from xtune_fairseq.convert.hf_tokenizer import dict_ordered_spm
-    from xtune_fairseq.tasks import xtune_span_extraction
+    from xtune_fairseq.fairseq_wiring.tasks import xtune_span_extraction
 
     assert SPAN_HEAD == xtune_span_extraction.SPAN_HEAD
     state = safe_load(str(classification["checkpoint"]))["model"]
@@ -382,8 +382,8 @@ def test_real_model_tokenizer_gives_fairseq_ids(model_dir, tmp_path):
 @pytest.mark.skipif(not REAL_CHECKPOINTS, reason="no fine-tuned checkpoint under work/: run the demo first")
 def test_real_checkpoint_logits(tmp_path):
     """12 layers of hidden size 384: float32 sums in another order, so max abs difference < 1e-4."""
-    import xtune_fairseq.register  # noqa: F401
-    from xtune_fairseq.checkpoints import load_with_data
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.checkpoints import load_with_data
     from xtune_fairseq.convert.hf_export import export_to_hf
     from xtune_fairseq.convert.to_hf import KINDS
 

@@ -83,7 +83,7 @@ def compose(name, overrides, config_dir=HYDRA_DIR):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    import xtune_fairseq.register  # noqa: F401  (fairseq-train imports the user dir before add_defaults)
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401  (fairseq-train imports the user dir before add_defaults)
 
     hydra_init(name)  # as fairseq-hydra-train: FairseqConfig is the schema of the primary config
     with initialize_config_dir(config_dir=config_dir, version_base="1.1"):
@@ -144,7 +144,7 @@ def config_differences(name, tmp_path, config_dir=HYDRA_DIR):
 def test_every_recipe_has_its_stage_yamls():
     """A recipe added to recipes.py without RECIPE_stage1.yaml and RECIPE_stage2.yaml (named exactly
     as the recipe) fails here, as does a YAML of no recipe."""
-    from xtune_fairseq.recipes import RECIPES
+    from xtune_fairseq.core.recipes import RECIPES
 
     assert set(KINDS) == set(RECIPES), "name each recipe's data kind in KINDS in this test"
     expected = {f"{r}_stage{s}" for r in RECIPES for s in ((1,) if r in STAGE1_ONLY else (1, 2))}
@@ -164,7 +164,7 @@ def test_yaml_composes_to_the_pipeline_command(name, tmp_path):
 
 
 def test_drift_from_recipes_or_yaml_is_caught(tmp_path, monkeypatch):
-    from xtune_fairseq import recipes
+    from xtune_fairseq.core import recipes
 
     monkeypatch.setitem(recipes.RECIPES, "xnli", dict(recipes.RECIPES["xnli"], lambda2=1.0, lr=1e-5))
     diffs = config_differences("xnli_stage2", tmp_path)
@@ -248,7 +248,7 @@ def train_both(tiny, tmp_path, recipe, stage, teachers=None):
 def assert_same_training(pipe, hydra):
     import torch
 
-    from xtune_fairseq.checkpoints import safe_load
+    from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
 
     (pipe_logs, pipe_dir), (hydra_logs, hydra_dir) = pipe, hydra
     assert [r["num_updates"] for r in pipe_logs["train_inner"]] == ["1", "2", "3", "4"]

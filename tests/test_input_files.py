@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from conftest import fairseq_train, train_args
-from xtune_fairseq.augment.code_switch import load_muse_dictionaries, load_muse_dictionary
-from xtune_fairseq.data.readers import LanguageCodes, read_classification_tsv
-from xtune_fairseq.data.tagged import read_tagged
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.augment.code_switch import load_muse_dictionaries, load_muse_dictionary
+from xtune_fairseq.core.data.readers import LanguageCodes, read_classification_tsv
+from xtune_fairseq.core.data.tagged import read_tagged
+from xtune_fairseq.core.errors import InputError
 
 HEADER = "id\tlang\tsentence\tlabel\n"
 
@@ -121,8 +121,8 @@ def broken_copy(tiny, tmp_path, name, content):
 
 
 def test_garbage_sentencepiece_model_is_one_line(tiny, tmp_path):
-    from xtune_fairseq.augment.subword_sampling import SubwordSampler
-    from xtune_fairseq.xlmr_dir import check_model_dir
+    from xtune_fairseq.core.augment.subword_sampling import SubwordSampler
+    from xtune_fairseq.core.xlmr_dir import check_model_dir
 
     model = broken_copy(tiny, tmp_path, "sentencepiece.bpe.model", b"not a model")
     sp = os.path.join(model, "sentencepiece.bpe.model")
@@ -139,7 +139,7 @@ def test_garbage_sentencepiece_model_is_one_line(tiny, tmp_path):
     (b"<unk> 1\n", "dict.txt:1: duplicate entry '<unk>' (fairseq adds <s>, <pad>, </s>, <unk> itself)"),
 ])
 def test_malformed_dict_txt_names_file_and_line(tiny, tmp_path, content, message):
-    from xtune_fairseq.xlmr_dir import check_model_dir
+    from xtune_fairseq.core.xlmr_dir import check_model_dir
 
     model = broken_copy(tiny, tmp_path, "dict.txt", content)
     with pytest.raises(InputError) as err:
@@ -162,7 +162,7 @@ def evil_checkpoint(path):
 def test_fairseq_loader_refusal_is_an_input_error(tiny, tmp_path):
     from fairseq import checkpoint_utils
 
-    import xtune_fairseq.register  # noqa: F401
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
 
     path = evil_checkpoint(tmp_path / "evil.pt")
     with pytest.raises(InputError, match=f"{path}: refused to load"):  # --finetune-from-model's loader too
@@ -170,7 +170,7 @@ def test_fairseq_loader_refusal_is_an_input_error(tiny, tmp_path):
 
 
 def test_retrieval_of_a_pretrained_dir_with_a_refused_checkpoint(tiny, tmp_path):
-    from xtune_fairseq.analysis import load_encoder
+    from xtune_fairseq.fairseq_wiring.encoders import load_encoder
 
     model = tmp_path / "model"
     shutil.copytree(tiny["model"], model)

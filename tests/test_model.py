@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from conftest import make_task
-from xtune_fairseq.checkpoints import safe_load
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
+from xtune_fairseq.core.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -89,7 +89,7 @@ def test_span_extraction_batches_equal_with_workers(qa):  # noqa: F811
 def test_the_comparison_catches_views_from_process_random_state(tiny, monkeypatch):
     """Negative control: views drawn from a process's own numpy generator (each data-loader worker
     has its own) change with the number of workers, and the comparison above must see it."""
-    from xtune_fairseq.data.view_rows import ViewRowsDataset
+    from xtune_fairseq.fairseq_wiring.datasets.view_rows import ViewRowsDataset
 
     monkeypatch.setattr(ViewRowsDataset, "rng", lambda self, index, stream: np.random.default_rng(
         np.random.randint(2 ** 31)))

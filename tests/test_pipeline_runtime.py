@@ -18,7 +18,7 @@ from test_end_to_end import run_cli
 from xtune_fairseq.cli import pipeline, pipeline_runtime
 from xtune_fairseq.cli.pipeline_runtime import (BF16_TRAINER, TRAINER, check_fairseq_args, flag_value, schedule,
                                                 updates_per_epoch)
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.errors import InputError
 
 BASE = ["--model-dir", "m", "--data", "d", "--out", "o"]
 

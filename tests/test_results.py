@@ -5,7 +5,7 @@ import json
 import statistics
 
 from xtune_fairseq.cli.results import load_runs, write_tables
-from xtune_fairseq.evaluation.metrics import markdown_table, per_language_accuracy, summarize
+from xtune_fairseq.core.metrics.metrics import markdown_table, per_language_accuracy, summarize
 
 
 def fake_result(en, de, fr):

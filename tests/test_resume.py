@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import fairseq_train, train_args
-from xtune_fairseq.checkpoints import safe_load
+from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
 
 FLAGS = ["--data-augmentation", "cs", "--r1-augmentation", "ss", "--subword-alpha", "0.05", "--r1-lambda", "5",
          "--max-epoch", "4", "--disable-validation"]  # epoch-end saves

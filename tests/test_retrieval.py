@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import fairseq_train, train_args
-from xtune_fairseq.evaluation.retrieval import masked_mean, top1_accuracy
+from xtune_fairseq.core.metrics.retrieval import masked_mean, top1_accuracy
 
 
 def test_top1_on_a_hand_made_case():
@@ -50,7 +50,7 @@ def test_cli_on_pretrained_and_checkpoint(tiny, tmp_path):
 
 def test_bad_parallel_file(tmp_path):
     from xtune_fairseq.cli.retrieval import read_parallel_tsv
-    from xtune_fairseq.errors import InputError
+    from xtune_fairseq.core.errors import InputError
 
     bad = tmp_path / "en-de.tsv"
     bad.write_text("a\tb\nonly one field\n")
@@ -59,7 +59,7 @@ def test_bad_parallel_file(tmp_path):
 
 
 def test_translation_links_and_pca():
-    from xtune_fairseq.evaluation.projection import pca_2d, translation_links
+    from xtune_fairseq.core.metrics.projection import pca_2d, translation_links
 
     links = translation_links(["valid-en-1", "valid-de-1", "valid-en-2", "valid-fr-1", "valid-de-2"],
                               ["en", "de", "en", "fr", "de"])

@@ -1,4 +1,4 @@
-"""Our entity-level scores (xtune_fairseq.evaluation.entities, what xtune-evaluate, the training
+"""Our entity-level scores (xtune_fairseq.core.metrics.entities, what xtune-evaluate, the training
 log's f1_XX and the result tables use) against seqeval's default mode, a port of CoNLL's conlleval:
 the same entities, micro precision, recall and F1 on seeded random tag sequences (well- and
 ill-formed) and on hand-picked edge cases. Skipped where seqeval is not installed."""
@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from xtune_fairseq.evaluation.entities import entities, entity_f1
+from xtune_fairseq.core.metrics.entities import entities, entity_f1
 
 seqeval = pytest.importorskip("seqeval.metrics", reason="seqeval not installed (pip install seqeval==1.2.2)")
 from seqeval.metrics.sequence_labeling import get_entities  # noqa: E402

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from xtune_fairseq.evaluation.significance import average_score, holm, paired_randomization
+from xtune_fairseq.core.metrics.significance import average_score, holm, paired_randomization
 
 
 def test_average_score_is_the_mean_of_per_language_scores():
@@ -105,7 +105,7 @@ def test_per_example_statistics_follow_the_split_order_whatever_the_seed(tiny, t
     """Batching order depends on the checkpoint's seed; the statistics of two runs pair example by example."""
     from conftest import fairseq_train, train_args
     from xtune_fairseq.cli.evaluate import evaluate
-    from xtune_fairseq.data.prepared import read_examples
+    from xtune_fairseq.core.data.prepared import read_examples
 
     specs = []
     for seed in (1, 2):

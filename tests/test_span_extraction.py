@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from conftest import make_task
-from xtune_fairseq.consistency import kl_from_log_probs
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.qa.consistency_masks import bucketed_log_probs, positions_mask, span_r1
-from xtune_fairseq.qa.windows import split_words
+from xtune_fairseq.core.consistency import kl_from_log_probs
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.qa.consistency_masks import bucketed_log_probs, positions_mask, span_r1
+from xtune_fairseq.core.qa.windows import split_words
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "qa")
 WINDOWS = ("--max-positions", "64", "--doc-stride", "32", "--max-query-length", "16")
@@ -240,7 +240,7 @@ def test_r1_equals_span_r1_on_separately_computed_windows(qa, kind):
 def test_r1_stops_gradients_into_the_targets(qa):
     task, crit, model, items, batch, _ = r1_setup(qa, "ss")
     rows = len(items)
-    from xtune_fairseq.criterions.xtune_consistency import _cat_views
+    from xtune_fairseq.fairseq_wiring.criterions.xtune_consistency import _cat_views
 
     with torch.no_grad():  # both views in one batch of one width, as the criterion runs them
         view = _cat_views(batch["net_input"], batch["partner"], task.source_dictionary.pad())
@@ -286,7 +286,7 @@ def test_r2_when_partners_are_longer_than_every_input(qa):
             with torch.no_grad():
                 return task.predictions(model, view, embedding_noise)[0]
 
-    from xtune_fairseq import teacher
+    from xtune_fairseq.fairseq_wiring import teacher
 
     crit._teacher, crit.cfg.r2_lambda = teacher.Teacher(Teacher(), crit.padding_idx), 1.0
     loss, _, log = crit(model, batch)

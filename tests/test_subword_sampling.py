@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 
-from xtune_fairseq.augment.subword_sampling import SubwordSampler
+from xtune_fairseq.core.augment.subword_sampling import SubwordSampler
 
 
 def sentences(path, n=40):

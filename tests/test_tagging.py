@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from conftest import make_task
-from xtune_fairseq.data.tagged import read_tagged
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.evaluation.entities import entities, entity_f1, is_bio, token_accuracy
-from xtune_fairseq.word_alignment import pool_words, word_of_token
+from xtune_fairseq.core.data.tagged import read_tagged
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.metrics.entities import entities, entity_f1, is_bio, token_accuracy
+from xtune_fairseq.core.word_alignment import pool_words, word_of_token
 
 
 # --- word alignment -------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def test_entity_f1_hand_made():
 @pytest.fixture(scope="module")
 def tagging(tiny, tmp_path_factory):
     from xtune_fairseq.cli.preprocess_tagging import preprocess_tagging
-    from xtune_fairseq.synthetic import generate_tagging
+    from xtune_fairseq.core.synthetic import generate_tagging
 
     root = tmp_path_factory.mktemp("tagging")
     files = generate_tagging(str(root / "raw"), seed=1)
@@ -127,7 +127,7 @@ def test_subword_sampling_and_code_switch_keep_words_and_tags(tagging):
 
 
 def test_multi_word_switch_is_an_error_not_a_misalignment(tagging):
-    from xtune_fairseq.augment.code_switch import CodeSwitcher
+    from xtune_fairseq.core.augment.code_switch import CodeSwitcher
 
     task, _ = tag_task(tagging, "--r1-augmentation", "cs", "--code-switch-dicts", tagging["dicts"])
     task.load_dataset("train")
@@ -149,7 +149,7 @@ def test_multi_word_switch_is_an_error_not_a_misalignment(tagging):
 
 def test_r1_is_aligned_word_by_word(tagging):
     """The criterion's R1 equals the per-word symmetric KL of the two views computed apart."""
-    from xtune_fairseq.consistency import symmetric_kl
+    from xtune_fairseq.core.consistency import symmetric_kl
 
     task, cfg, crit = tag_task(tagging, "--r1-augmentation", "ss", "--subword-ratio", "1.0", "--subword-alpha", "0.02",
                                "--r1-lambda", "5", "--kl-reduction", "batchmean", criterion=True)

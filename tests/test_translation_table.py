@@ -6,13 +6,13 @@ import pickle
 import numpy as np
 import pytest
 
-from xtune_fairseq.data import translation_table as tt
-from xtune_fairseq.data.prepared import (example_row, qa_row, read_examples, read_qa_meta, read_tagged_meta,
+from xtune_fairseq.core.data import translation_table as tt
+from xtune_fairseq.core.data.prepared import (example_row, qa_row, read_examples, read_qa_meta, read_tagged_meta,
                                          read_translation_table, tagged_row)
-from xtune_fairseq.data.readers import Example, translation_table
-from xtune_fairseq.data.tagged import TaggedSentence
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.qa.squad import QAExample
+from xtune_fairseq.core.data.readers import Example, translation_table
+from xtune_fairseq.core.data.tagged import TaggedSentence
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.qa.squad import QAExample
 
 
 def _write(path, rows, to_dict, newline="\n", last_newline=True):

@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from xtune_fairseq.augment import views as views_module
-from xtune_fairseq.augment.code_switch import _AFFIX, CodeSwitcher
-from xtune_fairseq.augment.subword_sampling import SubwordSampler
-from xtune_fairseq.augment.views import ViewMaker
-from xtune_fairseq.data.readers import Example
-from xtune_fairseq.text import TextEncoder
+from xtune_fairseq.core.augment import views as views_module
+from xtune_fairseq.core.augment.code_switch import _AFFIX, CodeSwitcher
+from xtune_fairseq.core.augment.subword_sampling import SubwordSampler
+from xtune_fairseq.core.augment.views import ViewMaker
+from xtune_fairseq.core.data.readers import Example
+from xtune_fairseq.core.text import TextEncoder
 
 
 def reference_sample_word(s, word, rng):
@@ -77,7 +77,7 @@ def reference_view(maker, table, texts, rng):
 def parts(spm_model):
     import sentencepiece as spm
 
-    from xtune_fairseq.augment.code_switch import load_muse_dictionaries
+    from xtune_fairseq.core.augment.code_switch import load_muse_dictionaries
 
     sp = spm.SentencePieceProcessor(model_file=spm_model["model"])
     table = {sp.id_to_piece(i): i + 1 for i in range(3, sp.get_piece_size())}

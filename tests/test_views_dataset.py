@@ -81,7 +81,7 @@ def test_evaluation_splits_have_no_views(tiny):
 def test_view_makers_share_one_encoder_and_word_memo(tiny):
     """A and A' of a task share the encoder and the best-segmentation memo (one copy per process),
     and the views are those of makers with memos of their own."""
-    from xtune_fairseq.augment.views import ViewMaker
+    from xtune_fairseq.core.augment.views import ViewMaker
 
     task, _ = make_task(tiny, "--data-augmentation", "ss", "--r1-augmentation", "cs",
                         "--code-switch-dicts", tiny["dicts"])

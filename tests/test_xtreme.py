@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from xtune_fairseq.augment.code_switch import load_muse_dictionaries
-from xtune_fairseq.data import xtreme
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.augment.code_switch import load_muse_dictionaries
+from xtune_fairseq.core.data import xtreme
+from xtune_fairseq.core.errors import InputError
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "xtreme")
 ROOT = os.path.join(FIXTURES, "download")

@@ -2,5 +2,5 @@
 
 The pure core (consistency, augment/, qa/, text, data/prepared, data/readers, evaluation/, ...)
 imports no fairseq (.importlinter lists it; tests/test_architecture.py checks it);
-`xtune_fairseq.register` wires it into fairseq's registries (what `--user-dir user_dir` loads).
+`xtune_fairseq.fairseq_wiring.register` wires it into fairseq's registries (what `--user-dir user_dir` loads).
 """

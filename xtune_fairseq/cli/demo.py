@@ -15,21 +15,21 @@ import time
 from typing import Optional
 
 from xtune_fairseq.cli.common import run_cli
-from xtune_fairseq.cli.demo_runs import Row, run_rows
+from xtune_fairseq.study.runs import Row, run_rows
 from xtune_fairseq.cli.pipeline import results_stem
-from xtune_fairseq.data.prepared import INFO
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.flag_ranges import check_ranges, check_seeds
+from xtune_fairseq.core.data.prepared import INFO
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.flag_ranges import check_ranges, check_seeds
 
 
 def prepare_real(cache: str, n_train: int = 1000, translations: bool = False) -> dict:
     """The sentiment data binarized for a trimmed e5-small; translations: also Apertium's Spanish of
     the training sentences (the MT rows; a data directory of its own)."""
-    from xtune_fairseq import resources as R
-    from xtune_fairseq.augment.code_switch import load_muse_dictionaries
+    from xtune_fairseq.corpora import resources as R
+    from xtune_fairseq.core.augment.code_switch import load_muse_dictionaries
     from xtune_fairseq.cli.preprocess import preprocess
-    from xtune_fairseq.data.readers import read_classification_tsv
-    from xtune_fairseq.datasets.sentiment import build_sentiment_tsvs
+    from xtune_fairseq.core.data.readers import read_classification_tsv
+    from xtune_fairseq.corpora.sentiment import build_sentiment_tsvs
 
     enc = R.fetch_encoder(cache)
     corpora = R.fetch_sentiment_corpora(cache)
@@ -39,7 +39,7 @@ def prepare_real(cache: str, n_train: int = 1000, translations: bool = False) ->
     tsv = build_sentiment_tsvs(corpora, data_dir, n_train=n_train)
     mt = None
     if translations:
-        from xtune_fairseq.datasets.apertium import write_translation_tsv
+        from xtune_fairseq.corpora.apertium import write_translation_tsv
 
         train = read_classification_tsv(tsv["train"])
         mt = write_translation_tsv([ex.id for ex in train], [ex.texts[0].split() for ex in train], data_dir, "train-es")
@@ -65,7 +65,7 @@ def prepare_real(cache: str, n_train: int = 1000, translations: bool = False) ->
 def prepare_tiny(out: str) -> dict:
     from xtune_fairseq.cli.make_tiny_model import build_tiny_model
     from xtune_fairseq.cli.preprocess import preprocess
-    from xtune_fairseq.synthetic import generate
+    from xtune_fairseq.core.synthetic import generate
 
     data = generate(os.path.join(out, "data"), seed=1)
     model = os.path.join(out, "model")
@@ -141,10 +141,10 @@ def run(preset: str, out: str, cache: str, seed: int, task: str = "sentiment", r
     """One seed's rows ({name: evaluation on split}), also written as results-ROWS[-SPLIT]-sSEED.{json,md,png}
     (no SPLIT for test); epochs: a stage's epochs (sentiment; default the preset's)."""
     from xtune_fairseq.cli.evaluate import write_outputs
-    from xtune_fairseq.evaluation.plots import bar_chart
+    from xtune_fairseq.core.metrics.plots import bar_chart
 
     if task == "pos":
-        from xtune_fairseq.cli.demo_pos import run_pos
+        from xtune_fairseq.study.pos_rows import run_pos
 
         results = run_pos(out, cache, seed, row_set, split=split)
     else:
@@ -181,7 +181,7 @@ def main(argv=None):
     p.add_argument("--preset", choices=["real", "tiny"], default="real")
     p.add_argument("--task", choices=["sentiment", "pos"], default="sentiment",
                    help="sentiment classification (default) or POS tagging (real data only)")
-    from xtune_fairseq.cli.demo_pos import ROW_SETS as POS_ROW_SETS
+    from xtune_fairseq.study.pos_rows import ROW_SETS as POS_ROW_SETS
 
     p.add_argument("--rows", choices=sorted(set(ROW_SETS) | set(POS_ROW_SETS)), default="demo",
                    help="demo: baseline, R1 only, xTune; ablation: + Data Aug. and R2 only (the paper's Table 2); "

@@ -13,13 +13,13 @@ import json
 import os
 
 from xtune_fairseq.cli.common import run_cli
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.evaluation.entities import entity_f1, tagging_metric, token_accuracy
-from xtune_fairseq.evaluation.metrics import markdown_table, per_language_accuracy, summarize
-from xtune_fairseq.files import atomic_open, check_output_file
-from xtune_fairseq.flag_ranges import check_ranges
-from xtune_fairseq.ownership import mark_output
-from xtune_fairseq.qa import metrics as qa_metrics
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.metrics.entities import entity_f1, tagging_metric, token_accuracy
+from xtune_fairseq.core.metrics.metrics import markdown_table, per_language_accuracy, summarize
+from xtune_fairseq.core.files import atomic_open, check_output_file
+from xtune_fairseq.core.flag_ranges import check_ranges
+from xtune_fairseq.core.ownership import mark_output
+from xtune_fairseq.core.qa import metrics as qa_metrics
 
 
 def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 64):
@@ -28,8 +28,8 @@ def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 6
     per question with the QAExamples as golds (qa)."""
     import torch
 
-    import xtune_fairseq.register  # noqa: F401
-    from xtune_fairseq.checkpoints import load_with_data
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.checkpoints import load_with_data
 
     model, task = load_with_data(checkpoint, data)
     task.load_dataset(split)
@@ -118,7 +118,7 @@ def example_stats(task, langs, preds, golds, metric: str = "auto") -> dict:
     """Per test example, the summable parts of its language's score (what a paired significance test
     swaps between two systems): ratio = [hits, items] (accuracy, token accuracy, QA's mean F1),
     f1 = [correct, predicted, gold] entities."""
-    from xtune_fairseq.evaluation.entities import entity_counts
+    from xtune_fairseq.core.metrics.entities import entity_counts
 
     if task.kind == "classification":
         return {"langs": list(langs), "kind": "ratio", "stats": [[int(p == g), 1] for p, g in zip(preds, golds)]}
@@ -155,7 +155,7 @@ def evaluate(checkpoints, data, split="test", source="en", batch_size=64, metric
 
 
 def _write_answers(folder, name, langs, answers, examples):
-    from xtune_fairseq.qa.squad import write_predictions
+    from xtune_fairseq.core.qa.squad import write_predictions
 
     os.makedirs(folder, exist_ok=True)
     for lang in sorted(set(langs)):

@@ -15,18 +15,18 @@ import subprocess
 import sys
 import time
 
-from xtune_fairseq.augment.registry import AUGMENTATIONS
+from xtune_fairseq.core.augment.registry import AUGMENTATIONS
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.cli.pipeline_reuse import reuse_or_record  # same training flags and data, or refused
 from xtune_fairseq.cli.pipeline_runtime import (add_runtime_arguments, check_precision, check_runtime_args,
                                                 count_batches, logging_env, logging_flags, parse_stages, runtime_flags,
                                                 schedule, trainer_module, with_binarized_views, world_size)
 from xtune_fairseq.cli.pipeline_runtime import open_run_folder  # --out: none of the user's files replaced
-from xtune_fairseq.data.prepared import TASK_OF_KIND, data_kind, meta_path, read_data_info, read_qa_meta
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.flag_ranges import check_ranges
-from xtune_fairseq.recipes import RECIPES
-from xtune_fairseq.xlmr_dir import check_model_dir
+from xtune_fairseq.core.data.prepared import TASK_OF_KIND, data_kind, meta_path, read_data_info, read_qa_meta
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.flag_ranges import check_ranges
+from xtune_fairseq.core.recipes import RECIPES
+from xtune_fairseq.core.xlmr_dir import check_model_dir
 
 
 def count_lines(path):
@@ -38,8 +38,8 @@ def count_rows(a, train_meta) -> int:
     """Training rows of stage 1: examples, or for QA the windows of every question."""
     if data_kind(a.data) != "qa":
         return count_lines(train_meta)
-    from xtune_fairseq.augment.subword_sampling import SubwordSampler
-    from xtune_fairseq.qa.views import QAViewMaker, count_windows
+    from xtune_fairseq.core.augment.subword_sampling import SubwordSampler
+    from xtune_fairseq.core.qa.views import QAViewMaker, count_windows
 
     sampler = SubwordSampler(os.path.join(a.data, "sentencepiece.bpe.model"))
     maker = QAViewMaker("none", sampler, a.max_positions, a.doc_stride, a.max_query_length)
@@ -252,7 +252,7 @@ def parse(argv=None):
 def resolve_kind_defaults(a, kind: str, labels) -> None:
     """Defaults that depend on the data: warm-up (the authors' classification runs have none) and
     the checkpoint-selection score (F1 where the authors select by F1)."""
-    from xtune_fairseq.evaluation.entities import tagging_metric
+    from xtune_fairseq.core.metrics.entities import tagging_metric
 
     if a.warmup_ratio is None:
         a.warmup_ratio = 0.0 if kind == "classification" else 0.1

@@ -16,9 +16,9 @@ import shlex
 from typing import Dict, List, Optional, Sequence
 
 from xtune_fairseq.cli.pipeline_runtime import flag_value
-from xtune_fairseq.data.prepared import INFO
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.ownership import file_sha256
+from xtune_fairseq.core.data.prepared import INFO
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.ownership import file_sha256
 
 FINGERPRINT = "fingerprint.json"
 FORMAT = 1

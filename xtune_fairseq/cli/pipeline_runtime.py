@@ -13,9 +13,9 @@ import re
 import shlex
 from typing import List, Sequence, Tuple
 
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.files import OutputDir, open_output_dir
-from xtune_fairseq.flag_ranges import check_betas
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.files import OutputDir, open_output_dir
+from xtune_fairseq.core.flag_ranges import check_betas
 
 # fairseq 0.12's parser turns --bf16 into --tpu too (an XLA device): this entry point keeps it on CPU/GPU
 BF16_TRAINER = "xtune_fairseq.cli.fairseq_train"

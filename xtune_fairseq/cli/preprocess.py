@@ -17,14 +17,14 @@ import sys
 
 from xtune_fairseq.cli.common import parse_lang_paths, run_cli
 from xtune_fairseq.cli.preprocess_views import main as views_main
-from xtune_fairseq.data.prepared import (
+from xtune_fairseq.core.data.prepared import (
     KINDS, TRANSLATIONS, data_dir_in_progress, example_row, finish_data_dir, meta_path, write_jsonl,
 )
-from xtune_fairseq.data.readers import LanguageCodes, iter_translations, read_classification_tsv
-from xtune_fairseq.data.xtreme import TASKS
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.flag_ranges import check_ranges
-from xtune_fairseq.xlmr_dir import check_model_dir, load_sentencepiece
+from xtune_fairseq.core.data.readers import LanguageCodes, iter_translations, read_classification_tsv
+from xtune_fairseq.core.data.xtreme import TASKS
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.flag_ranges import check_ranges
+from xtune_fairseq.core.xlmr_dir import check_model_dir, load_sentencepiece
 
 SPLITS = ("train", "valid", "test")
 

@@ -12,13 +12,13 @@ serves every window size. Built in a temporary folder and renamed into place whe
 
 from typing import Dict, List, Sequence, Tuple
 
-from xtune_fairseq.data.prepared import (
+from xtune_fairseq.core.data.prepared import (
     TRANSLATIONS, data_dir_in_progress, finish_data_dir, meta_path, qa_row, write_jsonl,
 )
-from xtune_fairseq.data.readers import LanguageCodes
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.qa.squad import QAExample, read_squad
-from xtune_fairseq.xlmr_dir import check_model_dir
+from xtune_fairseq.core.data.readers import LanguageCodes
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.qa.squad import QAExample, read_squad
+from xtune_fairseq.core.xlmr_dir import check_model_dir
 
 LABELS = ("start", "end")
 

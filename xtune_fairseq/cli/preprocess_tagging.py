@@ -11,12 +11,12 @@ Built in a temporary folder and renamed into place when complete.
 
 from typing import Dict, List, Sequence, Tuple
 
-from xtune_fairseq.data.prepared import (
+from xtune_fairseq.core.data.prepared import (
     TRANSLATIONS, data_dir_in_progress, finish_data_dir, meta_path, tagged_row, write_jsonl,
 )
-from xtune_fairseq.data.readers import LanguageCodes, read_translations
-from xtune_fairseq.data.tagged import TaggedSentence, read_tagged
-from xtune_fairseq.xlmr_dir import check_model_dir
+from xtune_fairseq.core.data.readers import LanguageCodes, read_translations
+from xtune_fairseq.core.data.tagged import TaggedSentence, read_tagged
+from xtune_fairseq.core.xlmr_dir import check_model_dir
 
 
 def read_split(files: Sequence[Tuple[str, str]], split: str, fmt: str, labels=None,

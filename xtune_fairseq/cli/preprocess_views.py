@@ -3,7 +3,7 @@
 Draws the training views of epochs 1..N exactly as `fairseq-train DATA FLAGS` would draw them
 online (the training dataset's own code, from seed, epoch, row and stream) and binarizes them
 into DATA/views/NAME beside input0/: one folder per epoch of fairseq indexed datasets, a row's
-views at its row index (layout: xtune_fairseq/data/views_layout.py). Training with the same flags
+views at its row index (layout: xtune_fairseq/core/data/views_layout.py). Training with the same flags
 and `--binarized-views NAME` then reads them instead of sampling and tokenizing in its loop, and
 draws online from epoch N+1 on. Views drawn with other flags are refused by name.
 
@@ -17,21 +17,21 @@ import argparse
 import os
 
 from xtune_fairseq.cli.common import run_cli
-from xtune_fairseq.data.prepared import TASK_OF_KIND, data_kind
-from xtune_fairseq.data.views_layout import VIEWS_DIR, disk_bytes, views_dir, write_views_info
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.files import dir_in_progress
-from xtune_fairseq.flag_ranges import check_ranges
+from xtune_fairseq.core.data.prepared import TASK_OF_KIND, data_kind
+from xtune_fairseq.core.data.views_layout import VIEWS_DIR, disk_bytes, views_dir, write_views_info
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.files import dir_in_progress
+from xtune_fairseq.core.flag_ranges import check_ranges
 
 
 def training_rows(data: str, flags):
     """The task and its training rows (a PairedViewsDataset, views drawn online) as
     `fairseq-train DATA FLAGS` builds them."""
-    import xtune_fairseq.register  # noqa: F401  (the tasks)
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401  (the tasks)
     from fairseq import options, tasks
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
-    from xtune_fairseq.data.paired_views_dataset import PairedViewsDataset
+    from xtune_fairseq.fairseq_wiring.datasets.paired_views_dataset import PairedViewsDataset
 
     kind = data_kind(data)
     if kind not in ("classification", "tagging"):
@@ -48,7 +48,7 @@ def training_rows(data: str, flags):
 
 
 def write_binarized_views(data: str, name: str, epochs: int, flags=(), workers: int = 1, force: bool = False) -> str:
-    from xtune_fairseq.data.binarized_views import write_views
+    from xtune_fairseq.fairseq_wiring.datasets.binarized_views import write_views
 
     dest = views_dir(data, name)
     task, rows = training_rows(data, list(flags))

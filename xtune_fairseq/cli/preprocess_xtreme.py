@@ -9,10 +9,10 @@ import sys
 from xtune_fairseq.cli.preprocess import write_classification
 from xtune_fairseq.cli.preprocess_qa import read_split as read_qa_split, write_qa
 from xtune_fairseq.cli.preprocess_tagging import write_tagging
-from xtune_fairseq.data import xtreme, xtreme_read
-from xtune_fairseq.data.readers import LanguageCodes
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.xlmr_dir import check_model_dir
+from xtune_fairseq.core.data import xtreme, xtreme_read
+from xtune_fairseq.core.data.readers import LanguageCodes
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.xlmr_dir import check_model_dir
 
 
 def from_args(args) -> str:

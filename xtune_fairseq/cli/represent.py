@@ -10,10 +10,10 @@ import argparse
 import os
 
 from xtune_fairseq.cli.common import check_output_path, run_cli
-from xtune_fairseq.data.prepared import meta_path, read_examples
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.flag_ranges import check_ranges
-from xtune_fairseq.ownership import mark_output
+from xtune_fairseq.core.data.prepared import meta_path, read_examples
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.flag_ranges import check_ranges
+from xtune_fairseq.core.ownership import mark_output
 
 
 def first_token_vectors(encoder, texts, layer=-1, batch_size=32):
@@ -48,9 +48,9 @@ def main(argv=None):
     def go():
         check_ranges(a)
         check_output_path(a.out, "--out", [a.model, a.data], COMMAND, a.force)  # before the work
-        from xtune_fairseq.analysis import load_encoder
-        from xtune_fairseq.evaluation.plots import representation_plot
-        from xtune_fairseq.evaluation.projection import project_2d, translation_links
+        from xtune_fairseq.fairseq_wiring.encoders import load_encoder
+        from xtune_fairseq.core.metrics.plots import representation_plot
+        from xtune_fairseq.core.metrics.projection import project_2d, translation_links
         examples = read_examples(meta_path(a.data, a.split))
         langs = a.langs.split(",") if a.langs else sorted({ex.lang for ex in examples})
         chosen = []

@@ -14,10 +14,10 @@ import json
 import os
 
 from xtune_fairseq.cli.common import check_parent_folder, run_cli
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.files import atomic_open, check_output_file
-from xtune_fairseq.ownership import mark_output
-from xtune_fairseq.text import read_json
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.files import atomic_open, check_output_file
+from xtune_fairseq.core.ownership import mark_output
+from xtune_fairseq.core.text import read_json
 
 SUFFIXES = (".json", ".md", ".csv", "-gap.md", ".png")
 SIGNIFICANCE = ("-significance.md", "-significance.json")  # with --compare
@@ -69,8 +69,8 @@ def _entry(path: str, key: str) -> dict:
 
 def write_tables(runs, out_stem, title="accuracy"):
     from xtune_fairseq.cli.evaluate import write_outputs
-    from xtune_fairseq.evaluation.metrics import format_score, aggregate
-    from xtune_fairseq.evaluation.plots import bar_chart
+    from xtune_fairseq.core.metrics.metrics import format_score, aggregate
+    from xtune_fairseq.core.metrics.plots import bar_chart
 
     results = {name: aggregate(rs) for name, rs in runs.items()}
     table = write_outputs(results, out_stem + ".json", out_stem + ".md")
@@ -106,7 +106,7 @@ def compare(runs, baseline: str, n_samples: int = 10000):
     the check on that."""
     import numpy as np
 
-    from xtune_fairseq.evaluation.significance import holm, paired_randomization
+    from xtune_fairseq.core.metrics.significance import holm, paired_randomization
 
     if baseline not in runs:
         raise InputError(f"--compare {baseline}: no --run of that name (runs: {sorted(runs)})")

@@ -12,11 +12,11 @@ import json
 import os
 
 from xtune_fairseq.cli.common import check_output_path, run_cli
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.files import atomic_open
-from xtune_fairseq.flag_ranges import check_ranges
-from xtune_fairseq.ownership import mark_output
-from xtune_fairseq.text import open_text
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.files import atomic_open
+from xtune_fairseq.core.flag_ranges import check_ranges
+from xtune_fairseq.core.ownership import mark_output
+from xtune_fairseq.core.text import open_text
 
 
 def read_parallel_tsv(path):
@@ -45,8 +45,8 @@ def read_line_aligned(src, tgt):
 
 
 def retrieval_table(models, pair_sets, layer, data=None):
-    from xtune_fairseq.analysis import load_encoder
-    from xtune_fairseq.evaluation.retrieval import top1_accuracy
+    from xtune_fairseq.fairseq_wiring.encoders import load_encoder
+    from xtune_fairseq.core.metrics.retrieval import top1_accuracy
 
     results = {}
     for spec in models:
@@ -101,7 +101,7 @@ def main(argv=None):
                 raise InputError("--src and --tgt go together")
             pair_sets[f"{os.path.basename(a.src)}-{os.path.basename(a.tgt)}"] = read_line_aligned(a.src, a.tgt)
         if a.bible:
-            from xtune_fairseq.resources import fetch_bible
+            from xtune_fairseq.corpora.resources import fetch_bible
 
             for path in fetch_bible(a.cache, a.bible_langs.split(","), a.bible):
                 pair_sets[os.path.splitext(os.path.basename(path))[0]] = read_parallel_tsv(path)

@@ -11,18 +11,18 @@ import argparse
 import os
 
 from xtune_fairseq.cli.common import run_cli
-from xtune_fairseq.data.prepared import TRANSLATIONS, meta_path, read_translation_table
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.flag_ranges import check_ranges
+from xtune_fairseq.core.data.prepared import TRANSLATIONS, meta_path, read_translation_table
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.flag_ranges import check_ranges
 
 
 def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
     import torch
 
-    import xtune_fairseq.register  # noqa: F401
-    from xtune_fairseq.checkpoints import load_with_data
-    from xtune_fairseq.ownership import file_sha256
-    from xtune_fairseq.teacher import CACHE_FORMAT, data_fingerprint
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.checkpoints import load_with_data
+    from xtune_fairseq.core.ownership import file_sha256
+    from xtune_fairseq.fairseq_wiring.teacher import CACHE_FORMAT, data_fingerprint
 
     model, task = load_with_data(teacher, data, data_augmentation="none", r1_augmentation="none", teacher_cache="")
     if getattr(task, "kind", "classification") != "classification":
@@ -65,8 +65,8 @@ def main(argv=None):
         check_ranges(a)
         import torch
 
-        from xtune_fairseq.files import atomic_open, check_output_file
-        from xtune_fairseq.ownership import mark_output
+        from xtune_fairseq.core.files import atomic_open, check_output_file
+        from xtune_fairseq.core.ownership import mark_output
 
         check_output_file(a.out, "--out", [a.teacher, a.data], COMMAND, a.force)
         cache = build_cache(a.teacher, a.data, a.batch_size)

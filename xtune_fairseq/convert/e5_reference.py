@@ -10,7 +10,7 @@ from typing import List, Sequence
 
 import numpy as np
 
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.errors import InputError
 
 # exposes the engine's internal tokenizer next to its public API
 _SHIM = """

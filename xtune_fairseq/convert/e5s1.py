@@ -10,7 +10,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.errors import InputError
 
 QK = 32  # weights per Q4_0 block: fp16 scale, then 16 bytes (byte j: weight j low nibble, j+16 high)
 F32, Q4 = 0, 1

@@ -8,7 +8,7 @@ from typing import Dict, Sequence
 import numpy as np
 import torch
 
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.errors import InputError
 
 PREFIX = "encoder.sentence_encoder."
 
@@ -97,8 +97,8 @@ def complete_with_lm_head(model, encoder_state: Dict[str, torch.Tensor]) -> Dict
 
 def write_converted(out_dir: str, args, pieces: Sequence[str], encoder_state, sp_model_path: str,
                     inputs: Sequence[str] = (), force: bool = False) -> str:
-    from xtune_fairseq.checkpoints import checkpoint_state
-    from xtune_fairseq.xlmr_dir import write_model_dir
+    from xtune_fairseq.fairseq_wiring.checkpoints import checkpoint_state
+    from xtune_fairseq.core.xlmr_dir import write_model_dir
 
     model = random_roberta(args, pieces)
     state = complete_with_lm_head(model, encoder_state)

@@ -13,13 +13,13 @@ sorted by name; so id2label is read from label/dict.txt.
 import json
 import os
 
-from xtune_fairseq.checkpoints import check_data_fits, safe_load
+from xtune_fairseq.fairseq_wiring.checkpoints import check_data_fits, safe_load
 from xtune_fairseq.convert.hf_tokenizer import SPECIALS, dict_ordered_spm, tokenizer_files
 from xtune_fairseq.convert.to_hf import KINDS, check_arch, fairseq_to_hf, hf_config, n_labels
-from xtune_fairseq.data.prepared import INFO, TASK_OF_KIND, read_data_info
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.files import OutputDir, check_replaceable, dir_in_progress
-from xtune_fairseq.xlmr_dir import model_args_of, read_dict_pieces
+from xtune_fairseq.core.data.prepared import INFO, TASK_OF_KIND, read_data_info
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.files import OutputDir, check_replaceable, dir_in_progress
+from xtune_fairseq.core.xlmr_dir import model_args_of, read_dict_pieces
 
 MARKER = "xtune-hf.json"
 TOKENIZER = ("sentencepiece.bpe.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")

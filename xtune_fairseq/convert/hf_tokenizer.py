@@ -14,7 +14,7 @@ where fairseq would map a trimmed-away piece to <unk>, the export segments into 
 import base64
 from typing import Dict, List, Sequence, Tuple
 
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.errors import InputError
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]  # fairseq ids 0-3; <mask> follows dict.txt's pieces
 SP_SPECIALS = ["<unk>", "<s>", "</s>"]  # sentencepiece ids 0-2 in XLM-R's model

@@ -7,9 +7,9 @@ from typing import Dict
 import numpy as np
 
 from xtune_fairseq.convert.fairseq_roberta import bert_to_fairseq, roberta_args, write_converted
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.text import read_json
-from xtune_fairseq.xlmr_dir import check_model_out, load_sentencepiece
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.text import read_json
+from xtune_fairseq.core.xlmr_dir import check_model_out, load_sentencepiece
 
 _LAYER = {
     "attention.self.query": "q", "attention.self.key": "k", "attention.self.value": "v",
@@ -31,7 +31,7 @@ def load_hf_tensors(hf_dir: str) -> Dict[str, np.ndarray]:
             raise InputError(f"{st}: not a readable safetensors file ({e}); expected the weights of a HuggingFace "
                              "XLM-R checkpoint") from None
     elif os.path.isfile(pt):
-        from xtune_fairseq.checkpoints import safe_load
+        from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
 
         tensors = {k: v.float().numpy() for k, v in safe_load(pt).items()}
     else:

@@ -6,8 +6,8 @@ import tempfile
 from xtune_fairseq.convert.e5s1 import read_e5s1
 from xtune_fairseq.convert.fairseq_roberta import bert_to_fairseq, roberta_args, write_converted
 from xtune_fairseq.convert.spm_model import charsmap_from_tokenizer_json, unigram_model_bytes
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.xlmr_dir import check_model_out
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.xlmr_dir import check_model_out
 
 # HuggingFace / fairseq XLM-R ids: <s> 0, <pad> 1, </s> 2, <unk> 3, pieces 4.., <mask> last
 HF_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]

@@ -5,7 +5,7 @@ import base64
 import json
 from typing import Sequence
 
-from xtune_fairseq.errors import InputError
+from xtune_fairseq.core.errors import InputError
 
 
 def charsmap_from_tokenizer_json(path: str) -> bytes:

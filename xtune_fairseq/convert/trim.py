@@ -10,10 +10,10 @@ from typing import Iterable, Set
 
 import torch
 
-from xtune_fairseq.augment.subword_sampling import SubwordSampler
-from xtune_fairseq.checkpoints import safe_load
-from xtune_fairseq.errors import InputError
-from xtune_fairseq.xlmr_dir import check_model_dir, check_model_out, read_dict_pieces, write_model_dir
+from xtune_fairseq.core.augment.subword_sampling import SubwordSampler
+from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.xlmr_dir import check_model_dir, check_model_out, read_dict_pieces, write_model_dir
 
 EMBED = "encoder.sentence_encoder.embed_tokens.weight"
 N_SPECIAL = 4  # <s> <pad> </s> <unk> before dict.txt's pieces; <mask> after them
