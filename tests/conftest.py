@@ -18,8 +18,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     """A tiny XLM-R-format model, generated data in three languages, and its binarized form."""
-    from xtune_fairseq.cli.make_tiny_model import build_tiny_model
-    from xtune_fairseq.cli.preprocess import preprocess
+    from xtune_fairseq.prepare import build_tiny_model, preprocess
     from xtune_fairseq.core.synthetic import generate
 
     root = tmp_path_factory.mktemp("tiny")

@@ -23,8 +23,11 @@ from test_span_extraction import WINDOWS, qa  # noqa: F401 (fixture)
 from test_tagging import tag_args, tagging  # noqa: F401 (fixture)
 from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
 from xtune_fairseq.cli import pipeline
+from xtune_fairseq.core.data.prepared import read_data_info
 from xtune_fairseq.core.data.targets import IGNORE
 from xtune_fairseq.core.recipes import RECIPES
+from xtune_fairseq.pipeline.commands import train_command
+from xtune_fairseq.pipeline.config import resolve_kind_defaults
 
 NO_DROPOUT = ("--dropout", "0", "--attention-dropout", "0", "--pooler-dropout", "0")
 # every regularizer term is at least this large in the fixed batch, several times the loss tolerance
@@ -50,9 +53,9 @@ def recipe_flags(data, model, recipe, teacher, tmp_path, stage=2, extra=()):
     for name in ("best", "last"):
         shutil.copyfile(teacher, out / "stage1" / f"checkpoint_{name}.pt")
     a = pipeline.parse(["--model-dir", model, "--data", data, "--out", str(out), "--recipe", recipe, *extra])
-    info = pipeline.read_data_info(data)
-    pipeline.resolve_kind_defaults(a, info["kind"], info["labels"])
-    cmd = pipeline.train_command(a, stage, str(tmp_path / "save"), 100)
+    info = read_data_info(data)
+    resolve_kind_defaults(a, info["kind"], info["labels"])
+    cmd = train_command(a, stage, str(tmp_path / "save"), 100)
     return cmd[cmd.index(data) + 1:]
 
 
@@ -266,8 +269,8 @@ def test_every_recipe_sets_only_pipeline_flags_and_explicit_flags_win(tiny, tmp_
     assert pipeline.parse(base + ["--recipe", "pawsx", "--code-switch-ratio", "0.2"]).code_switch_ratio == 0.2
     assert not pipeline.parse(base + ["--recipe", "ner", "--no-r2-hard-labels"]).r2_hard_labels
     a = pipeline.parse(base + ["--recipe", "xnli"])
-    pipeline.resolve_kind_defaults(a, "classification", ["pos", "neg"])
+    resolve_kind_defaults(a, "classification", ["pos", "neg"])
     assert (a.warmup_ratio, a.best_metric, a.clip_norm, a.weight_decay, a.adam_eps) == (0.0, "avg_acc", 1.0, 0.0, 1e-8)
     a = pipeline.parse(base + ["--recipe", "ner"])
-    pipeline.resolve_kind_defaults(a, "tagging", ["O", "B-PER", "I-PER"])
+    resolve_kind_defaults(a, "tagging", ["O", "B-PER", "I-PER"])
     assert (a.warmup_ratio, a.best_metric) == (0.1, "avg_f1")

@@ -13,7 +13,7 @@ from conftest import fairseq_train, make_task, train_args
 from test_num_workers import epoch_batches, same, train_log
 from test_tagging import tag_task, tagging  # noqa: F401  (module fixture)
 from xtune_fairseq.cli.preprocess import main as preprocess_main
-from xtune_fairseq.cli.preprocess_views import write_binarized_views
+from xtune_fairseq.prepare import write_binarized_views
 from xtune_fairseq.core.data.views_layout import INFO, check_fingerprint, fingerprint, views_dir
 from xtune_fairseq.core.errors import InputError
 
@@ -29,7 +29,7 @@ def cls(tiny, tmp_path_factory):
 @pytest.fixture(scope="module")
 def pairs(tiny, tmp_path_factory):
     """Sentence-pair data (with translations) binarized with the tiny model."""
-    from xtune_fairseq.cli.preprocess import preprocess
+    from xtune_fairseq.prepare import preprocess
     from xtune_fairseq.core.synthetic import generate
 
     root = tmp_path_factory.mktemp("binviews-pairs")
@@ -124,7 +124,7 @@ def test_the_comparison_catches_views_of_another_epoch(cls):
 
 def test_xtune_preprocess_replaces_a_data_dir_with_views(cls, tmp_path):
     """views/ is part of a data directory: rewriting the data removes the views drawn from it."""
-    from xtune_fairseq.cli.preprocess import preprocess
+    from xtune_fairseq.prepare import preprocess
 
     data = tmp_path / "bin"
     shutil.copytree(cls["bin"], data)

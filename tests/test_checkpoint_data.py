@@ -44,7 +44,7 @@ def saved(state, path):
 # --- point 2: --data is the data the checkpoint is read with -------------------------------------
 
 def test_evaluate_reads_the_given_data_not_the_training_folder(tiny, moved, tmp_path):
-    from xtune_fairseq.cli.evaluate import predict
+    from xtune_fairseq.evaluation import predict
 
     other = tmp_path / "other"
     shutil.copytree(moved["data"], other)
@@ -58,7 +58,7 @@ def test_evaluate_reads_the_given_data_not_the_training_folder(tiny, moved, tmp_
 
 
 def test_teacher_cache_retrieval_and_represent_load_with_moved_data(moved, tmp_path):
-    from xtune_fairseq.fairseq_wiring.encoders import load_encoder
+    from xtune_fairseq.evaluation import load_encoder
     from xtune_fairseq.cli.teacher_cache import main as cache_main
 
     assert cache_main(["--teacher", moved["checkpoint"], "--data", moved["data"], "--out", str(tmp_path / "c.pt")]) == 0
@@ -70,7 +70,7 @@ def test_teacher_cache_retrieval_and_represent_load_with_moved_data(moved, tmp_p
 
 def test_data_with_other_labels_or_kind_names_both(moved, tmp_path):
     from xtune_fairseq.cli.evaluate import main as evaluate_main
-    from xtune_fairseq.cli.evaluate import predict
+    from xtune_fairseq.evaluation import predict
 
     other = copy_data(moved["data"], tmp_path / "abc", lambda i: i.update(labels=["a", "b", "c"]))
     with pytest.raises(InputError, match=r"checkpoint_last.pt predicts labels \[.*\], .*abc has \['a', 'b', 'c'\]"):
@@ -87,7 +87,7 @@ def test_data_with_other_labels_or_kind_names_both(moved, tmp_path):
 
 
 def test_a_pretrained_model_is_not_a_fine_tuned_checkpoint(tiny):
-    from xtune_fairseq.cli.evaluate import predict
+    from xtune_fairseq.evaluation import predict
 
     with pytest.raises(InputError, match=r"model.pt: a masked_lm checkpoint, not one fine-tuned with an xtune task"):
         predict(os.path.join(tiny["model"], "model.pt"), tiny["bin"], "valid")
@@ -161,7 +161,7 @@ def test_cache_without_provenance_is_refused(tiny, cache, tmp_path):
 # --- point 5: a NaN teacher is an error ----------------------------------------------------------
 
 def test_teacher_with_nan_weights_is_refused(tiny, moved, tmp_path):
-    from xtune_fairseq.cli.teacher_cache import build_cache
+    from xtune_fairseq.prepare import build_cache
 
     state = safe_load(moved["checkpoint"])
     state["model"][f"classification_heads.{HEAD}.out_proj.bias"][0] = float("nan")

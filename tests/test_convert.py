@@ -129,7 +129,7 @@ def test_trimming_keeps_predictions_on_covered_text(tiny, tmp_path):
 
 
 def test_trimming_drops_unused_pieces(spm_model, tmp_path):
-    from xtune_fairseq.cli.make_tiny_model import build_tiny_model
+    from xtune_fairseq.prepare import build_tiny_model
     from xtune_fairseq.convert.trim import trim_model_dir
 
     model = build_tiny_model(str(tmp_path / "m"), spm_model["corpus"], vocab_size=300)

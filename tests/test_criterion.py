@@ -185,7 +185,7 @@ def test_cached_teacher_gives_the_same_r2_without_a_teacher_forward(tiny, stage1
 
 
 def test_cache_for_other_data_is_refused(tiny, stage1, tmp_path):
-    from xtune_fairseq.cli.teacher_cache import build_cache
+    from xtune_fairseq.prepare import build_cache
 
     cache = build_cache(stage1, tiny["bin"])
     cache["n_examples"] -= 1
@@ -199,7 +199,7 @@ def test_cache_for_other_data_is_refused(tiny, stage1, tmp_path):
 def test_cache_translation_rows_become_first_rows(tiny, stage1, tmp_path):
     """The cache's {id: rows} is held as one int64 first row per training row (shared by loader
     workers); rows that are not consecutive cannot be, and are refused."""
-    from xtune_fairseq.cli.teacher_cache import build_cache
+    from xtune_fairseq.prepare import build_cache
 
     cache = build_cache(stage1, tiny["bin"])
     path = tmp_path / "cache.pt"

@@ -4,7 +4,9 @@ are reused, and a copied study without checkpoints retrains only the teacher's s
 import json
 import os
 
-from xtune_fairseq.cli import demo, pipeline
+from xtune_fairseq.cli import demo as demo_cli
+from xtune_fairseq import pipeline
+from xtune_fairseq.study import demo, sentiment
 from xtune_fairseq.study import runs as demo_runs
 
 
@@ -25,15 +27,15 @@ def fake_pipeline(monkeypatch, calls):
             json.dump(results, f)
         return results
 
-    monkeypatch.setattr(pipeline, "parse", parse)  # results_stem stays the real one
-    monkeypatch.setattr(pipeline, "run", run)
+    monkeypatch.setattr(pipeline, "parse_flags", parse)  # results_stem stays the real one
+    monkeypatch.setattr(pipeline, "run_pipeline", run)
 
 
 def test_rows_share_runs_and_teachers(tmp_path, monkeypatch):
     calls = []
     fake_pipeline(monkeypatch, calls)
-    rows = demo.sentiment_rows()
-    names = demo.ROW_SETS["ablation"]
+    rows = sentiment.sentiment_rows()
+    names = sentiment.ROW_SETS["ablation"]
     out = str(tmp_path)
     results = demo_runs.run_rows(rows, names, [], out, seed=3)
     assert calls == [("baseline-s3", "1"), ("data-aug-cs-s3", "2"), ("xtune-s3", "1,2"), ("r2-only-s3", "2")]
@@ -52,9 +54,9 @@ def test_rows_share_runs_and_teachers(tmp_path, monkeypatch):
 
 
 def test_augmentation_rows_compare_data_aug_with_r1_for_each_augmentation():
-    rows = demo.sentiment_rows()
+    rows = sentiment.sentiment_rows()
     for row in rows.values():
-        pipeline.parse(["--model-dir", "m", "--data", "d", "--out", "o", *demo.SETTINGS["real"], *row.flags])
+        pipeline.parse_flags(["--model-dir", "m", "--data", "d", "--out", "o", *sentiment.SETTINGS["real"], *row.flags])
     for aug in ("ss", "gn", "cs", "mt"):
         data_aug, r1 = rows[f"data-aug-{aug}"], rows[f"r1-{aug}"]
         assert data_aug.flags[data_aug.flags.index("--a") + 1] == aug and "--lambda1" in data_aug.flags
@@ -65,20 +67,20 @@ def test_augmentation_rows_compare_data_aug_with_r1_for_each_augmentation():
 
 
 def test_budget_rows_give_r1_data_augs_number_of_updates(tmp_path, monkeypatch):
-    rows = demo.sentiment_rows(epochs=3)
+    rows = sentiment.sentiment_rows(epochs=3)
     for aug in ("ss", "gn", "cs"):
         r1, equal = rows[f"r1-{aug}"], rows[f"r1-{aug}-equal-updates"]
         assert equal.flags == r1.flags + ["--epochs", "6"] and (equal.stages, equal.key) == ("1", "stage1")
     assert rows["baseline-equal-updates"].flags == ["--recipe", "baseline", "--epochs", "6"]
     calls = []
     fake_pipeline(monkeypatch, calls)
-    demo_runs.run_rows(rows, demo.ROW_SETS["budget"], ["--epochs", "3"], str(tmp_path), seed=1)
+    demo_runs.run_rows(rows, sentiment.ROW_SETS["budget"], ["--epochs", "3"], str(tmp_path), seed=1)
     assert [c[0] for c in calls] == ["baseline-s1", "data-aug-ss-s1", "r1-ss-s1", "r1-ss-equal-updates-s1",
                                      "data-aug-gn-s1", "r1-gn-s1", "r1-gn-equal-updates-s1", "data-aug-cs-s1",
                                      "xtune-s1", "r1-cs-equal-updates-s1"]
     assert demo.default_out("sentiment", "real", "budget", 1000) == os.path.join("work", "demo", "real-mt")
     calls.clear()  # the size rows: plain fine-tuning also with stage 2's number of updates
-    demo_runs.run_rows(rows, demo.ROW_SETS["size"], ["--epochs", "3"], str(tmp_path / "n500"), seed=1)
+    demo_runs.run_rows(rows, sentiment.ROW_SETS["size"], ["--epochs", "3"], str(tmp_path / "n500"), seed=1)
     assert calls == [("baseline-s1", "1"), ("baseline-equal-updates-s1", "1"), ("xtune-s1", "1,2")]
 
 
@@ -92,10 +94,10 @@ def test_demo_epochs_reach_every_row_and_name_the_folder(tmp_path, monkeypatch):
 
     monkeypatch.setattr(demo, "prepare_real", lambda *a: {"model": "m", "bin": "b", "dicts": "d"})
     monkeypatch.setattr(demo, "run_rows", run_rows)
-    monkeypatch.setattr("xtune_fairseq.cli.evaluate.write_outputs", lambda *a: None)
-    monkeypatch.setattr("xtune_fairseq.core.metrics.plots.bar_chart", lambda *a: None)
+    monkeypatch.setattr(demo, "write_outputs", lambda *a: None)
+    monkeypatch.setattr(demo, "bar_chart", lambda *a: None)
     demo.run("real", str(tmp_path), "cache", 1, row_set="size", n_train=500, epochs=4)
-    a = pipeline.parse(seen["common"] + ["--out", "o"])
+    a = pipeline.parse_flags(seen["common"] + ["--out", "o"])
     assert a.epochs == 4 and a.lr == 3e-5
     assert seen["rows"]["baseline-equal-updates"].flags[-2:] == ["--epochs", "8"]
     assert demo.default_out("sentiment", "real", "size", 500, 4) == os.path.join("work", "demo", "real-n500-e4")
@@ -105,7 +107,7 @@ def test_demo_epochs_reach_every_row_and_name_the_folder(tmp_path, monkeypatch):
 def test_a_dev_table_scores_the_runs_of_the_test_table(tmp_path, monkeypatch):
     calls = []
     fake_pipeline(monkeypatch, calls)
-    rows, names, out = demo.sentiment_rows(), demo.ROW_SETS["ablation"], str(tmp_path)
+    rows, names, out = sentiment.sentiment_rows(), sentiment.ROW_SETS["ablation"], str(tmp_path)
     test = demo_runs.run_rows(rows, names, [], out, seed=1)
     calls.clear()
     dev = demo_runs.run_rows(rows, names, [], out, seed=1, split="valid")
@@ -134,7 +136,7 @@ def test_pos_rows_the_authors_protocol_and_the_equal_updates_rows(tmp_path, monk
         assert xtune.flags == rows["r1-only"].flags + extra and xtune.stages == "1,2"
     assert set(demo_pos.ROW_SETS["sweep"]) <= set(rows) and set(demo_pos.ROW_SETS["equal-updates"]) <= set(rows)
     for row in rows.values():  # every row's flags are the pipeline's (a wrong choice failed only hours into a study)
-        pipeline.parse(["--model-dir", "m", "--data", "d", "--out", "o", *demo_pos.SETTINGS, *row.flags])
+        pipeline.parse_flags(["--model-dir", "m", "--data", "d", "--out", "o", *demo_pos.SETTINGS, *row.flags])
 
     # R1 only trains xTune's stage 1 alone; a row of the same folder that needs stage 2 then trains it
     calls = []
@@ -143,7 +145,7 @@ def test_pos_rows_the_authors_protocol_and_the_equal_updates_rows(tmp_path, monk
     results = demo_runs.run_rows(rows, names, [], str(tmp_path), seed=2)
     assert calls == [("xtune-s2", "1"), ("xtune-s2", "1,2"), ("xtune-epochs-6-s2", "2")]
     assert results["xtune-equal-updates"] == {"row": "xtune-s2", "stage": "2"}
-    assert demo.main(["--task", "pos", "--rows", "budget"]) == 2
+    assert demo_cli.main(["--task", "pos", "--rows", "budget"]) == 2
 
 
 def test_every_study_line_is_a_valid_demo_call(monkeypatch):
@@ -154,8 +156,8 @@ def test_every_study_line_is_a_valid_demo_call(monkeypatch):
     with open(study) as f:
         lines = [shlex.split(line)[1:] for line in f if line.startswith("demo ")]
     calls = []
-    monkeypatch.setattr(demo, "run_seeds", lambda *a: calls.append(a) or ("", "stem"))
+    monkeypatch.setattr(demo_cli, "run_seeds", lambda *a: calls.append(a) or ("", "stem"))
     for argv in lines:
-        assert demo.main(argv) == 0, argv
+        assert demo_cli.main(argv) == 0, argv
     assert len(calls) == len(lines) >= 8
     assert {(c[4], c[5]) for c in calls} >= {("sentiment", "budget"), ("pos", "sweep"), ("sentiment", "size")}

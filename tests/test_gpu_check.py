@@ -91,7 +91,7 @@ def test_base_shaped_model_has_xlmr_rows_and_trains(tiny, tmp_path):
     shape = {**gpu_check.XLMR_BASE, "layers": 1, "dim": 8, "heads": 2, "ffn": 16}
     model_dir = gpu_check.base_shaped_model(str(tmp_path / "model"), tiny["model"], shape)
     from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
-    from xtune_fairseq.cli.preprocess import preprocess
+    from xtune_fairseq.prepare import preprocess
 
     rows = safe_load(os.path.join(model_dir, "model.pt"))["model"]["encoder.sentence_encoder.embed_tokens.weight"]
     assert rows.shape == (250002, 8)

@@ -51,11 +51,12 @@ def uses_code_switch(a, stage) -> bool:
 
 def pipeline_args(recipe, data, out, *extra, model="MODEL"):
     from xtune_fairseq.cli import pipeline
+    from xtune_fairseq.pipeline.config import resolve_kind_defaults
 
     a = pipeline.parse(["--model-dir", str(model), "--data", str(data), "--out", str(out), "--recipe", recipe,
                         *map(str, extra)])
     labels = NER_LABELS if recipe.startswith("ner") else LABELS[KINDS[recipe]]
-    pipeline.resolve_kind_defaults(a, KINDS[recipe], labels)
+    resolve_kind_defaults(a, KINDS[recipe], labels)
     return a
 
 
@@ -64,7 +65,7 @@ def pipeline_config(recipe, stage, tmp_path, n_rows=1000):
     from fairseq import options
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
-    from xtune_fairseq.cli import pipeline
+    from xtune_fairseq.pipeline.commands import train_command
 
     data = tmp_path / f"data-{KINDS[recipe]}"  # the command reads only the data's kind
     data.mkdir(exist_ok=True)
@@ -72,7 +73,7 @@ def pipeline_config(recipe, stage, tmp_path, n_rows=1000):
     a = pipeline_args(recipe, data, tmp_path / "run")
     if uses_code_switch(a, stage):
         a.code_switch_dicts = "dicts/en-de.txt,dicts/en-fr.txt"
-    cmd = pipeline.train_command(a, stage, str(tmp_path / "run" / f"stage{stage}"), n_rows)
+    cmd = train_command(a, stage, str(tmp_path / "run" / f"stage{stage}"), n_rows)
     args = options.parse_args_and_arch(options.get_training_parser(), cmd[3:])
     return a, cmd, convert_namespace_to_omegaconf(args)
 
@@ -215,7 +216,7 @@ def train_both(tiny, tmp_path, recipe, stage, teachers=None):
     """Trains a stage twice: the pipeline's fairseq-train command and fairseq-hydra-train on the
     stage's YAML with the same inputs and sizes (stage 2: each with its own stage-1 checkpoint as
     teacher); returns both (log records, save dir)."""
-    from xtune_fairseq.cli import pipeline
+    from xtune_fairseq.pipeline.commands import train_command
 
     sizes = ["--lr", "1e-3", "--epochs", "1", "--cpu", "--log-interval", "1"]
     a = pipeline_args(recipe, tiny["bin"], tmp_path / "run", "--code-switch-dicts", tiny["dicts"], *sizes,
@@ -223,7 +224,7 @@ def train_both(tiny, tmp_path, recipe, stage, teachers=None):
     a.fairseq_args = "--log-format json --max-update 4"
     pipe_dir = tmp_path / "pipeline" / f"stage{stage}"
     n = 600 if stage == 1 else 1200  # the tiny training set; stage 2 adds its code-switched copies
-    cmd = pipeline.train_command(a, stage, str(pipe_dir), n)
+    cmd = train_command(a, stage, str(pipe_dir), n)
     if teachers:
         cmd[cmd.index("--teacher-path") + 1] = str(teachers[0])
     pipe_out = run(cmd, cwd=tmp_path)

@@ -40,7 +40,7 @@ def test_language_codes_differing_in_case_are_refused(tmp_path):
 
 
 def test_tagging_language_case_variants_are_refused(tiny, tmp_path):
-    from xtune_fairseq.cli.preprocess_tagging import preprocess_tagging
+    from xtune_fairseq.prepare import preprocess_tagging
 
     train = write(tmp_path, "The\tDET\ncat\tNOUN\n", "a.conll")
     dev = write(tmp_path, "The\tDET\n", "b.conll")
@@ -170,7 +170,7 @@ def test_fairseq_loader_refusal_is_an_input_error(tiny, tmp_path):
 
 
 def test_retrieval_of_a_pretrained_dir_with_a_refused_checkpoint(tiny, tmp_path):
-    from xtune_fairseq.fairseq_wiring.encoders import load_encoder
+    from xtune_fairseq.evaluation import load_encoder
 
     model = tmp_path / "model"
     shutil.copytree(tiny["model"], model)

@@ -183,7 +183,7 @@ def test_interrupted_pipeline_stops_its_training_process(tmp_path, monkeypatch):
     import threading
     from types import SimpleNamespace
 
-    from xtune_fairseq.cli import pipeline
+    from xtune_fairseq.pipeline import run as pipeline
 
     children = []
     real_popen = subprocess.Popen
@@ -198,7 +198,7 @@ def test_interrupted_pipeline_stops_its_training_process(tmp_path, monkeypatch):
     # a real signal: it interrupts the wait for the child (_thread.interrupt_main would only be seen
     # once the child had ended by itself); KeyboardInterrupt is what run_cli makes of SIGTERM too
     threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
-    data = tmp_path / "data"  # the stage's record reads the data's xtune.json (pipeline_reuse)
+    data = tmp_path / "data"  # the stage's record reads the data's xtune.json (pipeline/reuse.py)
     data.mkdir()
     (data / "xtune.json").write_text("{}")
     a = SimpleNamespace(out=str(tmp_path / "run"), data=str(data), stage1_epochs=None, epochs=1,

@@ -15,10 +15,13 @@ import torch
 
 from conftest import USER_DIR
 from test_end_to_end import run_cli
-from xtune_fairseq.cli import pipeline, pipeline_runtime
-from xtune_fairseq.cli.pipeline_runtime import (BF16_TRAINER, TRAINER, check_fairseq_args, flag_value, schedule,
-                                                updates_per_epoch)
+from xtune_fairseq.cli import pipeline
 from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.pipeline import commands as pipeline_commands
+from xtune_fairseq.pipeline.checks import check_fairseq_args
+from xtune_fairseq.pipeline.commands import BF16_TRAINER, TRAINER, train_command
+from xtune_fairseq.pipeline.config import resolve_kind_defaults
+from xtune_fairseq.pipeline.schedule import flag_value, schedule, updates_per_epoch
 
 BASE = ["--model-dir", "m", "--data", "d", "--out", "o"]
 
@@ -66,8 +69,8 @@ def fake_data(tmp_path, kind="classification"):
 def commands(tmp_path, *flags, n_rows=100):
     a = pipeline.parse(["--model-dir", "m", "--data", fake_data(tmp_path), "--out", str(tmp_path / "run"),
                         "--recipe", "baseline", "--epochs", "3", *flags])
-    pipeline.resolve_kind_defaults(a, "classification", ["a", "b"])
-    return [pipeline.train_command(a, stage, str(tmp_path / f"s{stage}"), n_rows) for stage in (1, 2)]
+    resolve_kind_defaults(a, "classification", ["a", "b"])
+    return [train_command(a, stage, str(tmp_path / f"s{stage}"), n_rows) for stage in (1, 2)]
 
 
 def parsed(cmd):
@@ -98,7 +101,7 @@ def test_logging_flags_reach_both_stages(tmp_path):
         cfg = parsed(cmd)
         assert cfg.common.wandb_project == "p" and cfg.common.tensorboard_logdir == os.path.join("tb", f"stage{stage}")
     a = pipeline.parse(["--model-dir", "m", "--data", "d", "--out", str(tmp_path / "run")])
-    assert pipeline_runtime.logging_env(a, 2)["WANDB_NAME"] == "run-stage2"
+    assert pipeline_commands.logging_env(a, 2)["WANDB_NAME"] == "run-stage2"
 
 
 def test_default_commands_keep_fairseqs_defaults(tmp_path):
@@ -215,7 +218,7 @@ def avg_acc(line: str) -> float:
 
 
 def test_fairseq_validate_gives_the_dev_accuracy_of_training_and_xtune_evaluate(tiny, accumulated_run, tmp_path):
-    from xtune_fairseq.cli.evaluate import evaluate
+    from xtune_fairseq.evaluation import evaluate
 
     best = accumulated_run / "stage2" / "checkpoint_best.pt"
     logged = [avg_acc(line) for line in (accumulated_run / "stage2" / "train.log").read_text().splitlines()

@@ -41,7 +41,7 @@ def test_embeddings_and_tokens_match_the_package_engine(converted):
     from fairseq.models.roberta import XLMRModel
 
     import xtune_fairseq.fairseq_wiring.register  # noqa: F401
-    from xtune_fairseq.fairseq_wiring.encoders import Encoder
+    from xtune_fairseq.evaluation import Encoder
     from xtune_fairseq.convert.e5_reference import E5Reference, cosines_with_engine
 
     enc, model_dir, cache = converted
@@ -60,7 +60,7 @@ def test_embeddings_and_tokens_match_the_package_engine(converted):
 
 
 def test_translations_are_closer_than_unrelated_sentences(converted):
-    from xtune_fairseq.fairseq_wiring.encoders import load_encoder
+    from xtune_fairseq.evaluation import load_encoder
 
     _, model_dir, _ = converted
     enc = load_encoder(model_dir)

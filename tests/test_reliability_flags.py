@@ -150,7 +150,7 @@ def test_convert_hf_broken_files(spm_model, tmp_path, capsys, broken):
 @pytest.fixture(scope="module")
 def pickled_views(tiny, tmp_path_factory):
     """A copy of the tiny data with MT views of one epoch, its translation choices replaced by a pickle."""
-    from xtune_fairseq.cli.preprocess_views import write_binarized_views
+    from xtune_fairseq.prepare import write_binarized_views
 
     root = tmp_path_factory.mktemp("pickled-views")
     data = {**tiny, "bin": str(root / "bin"), "root": root}

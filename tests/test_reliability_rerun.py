@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from test_end_to_end import run_cli
-from xtune_fairseq.cli.pipeline_reuse import FINGERPRINT
+from xtune_fairseq.pipeline.reuse import FINGERPRINT
 
 PIPELINE = "xtune_fairseq.cli.pipeline"
 
@@ -67,7 +67,7 @@ def assert_refused(proc, out, before, *expected):
 
 def rewrite_data(tiny, dest, tmp_path):
     """The tiny data with its training rows in reverse order, binarized at dest."""
-    from xtune_fairseq.cli.preprocess import preprocess
+    from xtune_fairseq.prepare import preprocess
 
     with open(tiny["train"], encoding="utf-8") as f:
         header, *rows = f.readlines()

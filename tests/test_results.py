@@ -4,7 +4,7 @@ import csv
 import json
 import statistics
 
-from xtune_fairseq.cli.results import load_runs, write_tables
+from xtune_fairseq.evaluation import load_runs, write_tables
 from xtune_fairseq.core.metrics.metrics import markdown_table, per_language_accuracy, summarize
 
 

@@ -49,7 +49,7 @@ def test_cli_on_pretrained_and_checkpoint(tiny, tmp_path):
 
 
 def test_bad_parallel_file(tmp_path):
-    from xtune_fairseq.cli.retrieval import read_parallel_tsv
+    from xtune_fairseq.evaluation import read_parallel_tsv
     from xtune_fairseq.core.errors import InputError
 
     bad = tmp_path / "en-de.tsv"

@@ -104,15 +104,15 @@ def test_results_compare_writes_a_significance_table(tmp_path, capsys):
 def test_per_example_statistics_follow_the_split_order_whatever_the_seed(tiny, tmp_path):
     """Batching order depends on the checkpoint's seed; the statistics of two runs pair example by example."""
     from conftest import fairseq_train, train_args
-    from xtune_fairseq.cli.evaluate import evaluate
+    from xtune_fairseq.evaluation import evaluate
     from xtune_fairseq.core.data.prepared import read_examples
 
-    specs = []
+    checkpoints = {}
     for seed in (1, 2):
         save = tmp_path / f"s{seed}"
         fairseq_train(train_args(tiny, save, "--r1-lambda", "0", "--sort-by-length", "--seed", str(seed)))
-        specs.append(f"s{seed}={save / 'checkpoint_best.pt'}")
-    results = evaluate(specs, tiny["bin"], "test")
+        checkpoints[f"s{seed}"] = str(save / "checkpoint_best.pt")
+    results = evaluate(checkpoints, tiny["bin"], "test")
     split = [ex.lang for ex in read_examples(f"{tiny['bin']}/meta/test.jsonl")]
     assert results["s1"]["examples"]["langs"] == results["s2"]["examples"]["langs"] == split
     for r in results.values():  # the statistics give the reported scores back

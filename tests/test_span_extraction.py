@@ -36,8 +36,7 @@ EVAL = [(lang, fixture(lang)) for lang in ("en", "de", "zh")]
 def qa(tmp_path_factory):
     """A tiny model whose sentencepiece knows the fixtures' characters, the fixtures preprocessed
     (English train, dev/test in en, de, zh, German translations of the training questions)."""
-    from xtune_fairseq.cli.make_tiny_model import build_tiny_model
-    from xtune_fairseq.cli.preprocess_qa import preprocess_qa
+    from xtune_fairseq.prepare import build_tiny_model, preprocess_qa
 
     root = tmp_path_factory.mktemp("qa")
     lines = []
@@ -299,7 +298,7 @@ def test_r2_when_partners_are_longer_than_every_input(qa):
 def test_windows_merge_into_gold_answers_on_long_contexts(qa):
     """Oracle logits on the gold tokens, plus a higher decoy on tokens whose best window is another
     one: merging over windows (max context, n-best) recovers every gold answer."""
-    from xtune_fairseq.cli.evaluate import qa_scores, score
+    from xtune_fairseq.evaluation import qa_scores, score
 
     task, _ = qa_task(qa)
     task.load_dataset("valid")

@@ -86,7 +86,7 @@ def test_entity_f1_hand_made():
 
 @pytest.fixture(scope="module")
 def tagging(tiny, tmp_path_factory):
-    from xtune_fairseq.cli.preprocess_tagging import preprocess_tagging
+    from xtune_fairseq.prepare import preprocess_tagging
     from xtune_fairseq.core.synthetic import generate_tagging
 
     root = tmp_path_factory.mktemp("tagging")

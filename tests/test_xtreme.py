@@ -20,7 +20,7 @@ TRANSLATIONS = os.path.join(ROOT, "xtreme_translations")
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """A tiny model whose sentencepiece has seen the fixtures' text."""
-    from xtune_fairseq.cli.make_tiny_model import build_tiny_model
+    from xtune_fairseq.prepare import build_tiny_model
 
     root = tmp_path_factory.mktemp("xtreme")
     lines = []
@@ -33,7 +33,7 @@ def model(tmp_path_factory):
 
 
 def prepare(model, tmp_path, task, root=ROOT, **kwargs):
-    from xtune_fairseq.cli.preprocess_xtreme import preprocess_xtreme
+    from xtune_fairseq.prepare import preprocess_xtreme
 
     notes = []
     dest = preprocess_xtreme(task, root, model, str(tmp_path / f"{task}-bin"), notes=notes, **kwargs)
@@ -177,7 +177,7 @@ def copy_task(tmp_path, task):
     (lambda r: shutil.rmtree(r / "xnli"), r"download/xnli: not found; expected the folder"),
 ])
 def test_bad_classification_layouts_name_the_file(model, tmp_path, edit, message):
-    from xtune_fairseq.cli.preprocess_xtreme import preprocess_xtreme
+    from xtune_fairseq.prepare import preprocess_xtreme
 
     root = copy_task(tmp_path, "xnli")
     edit(root)
@@ -187,7 +187,7 @@ def test_bad_classification_layouts_name_the_file(model, tmp_path, edit, message
 
 
 def test_bad_translations_and_tagging_files_name_the_file(model, tmp_path):
-    from xtune_fairseq.cli.preprocess_xtreme import preprocess_xtreme
+    from xtune_fairseq.prepare import preprocess_xtreme
 
     root = copy_task(tmp_path, "xnli")
     tr = tmp_path / "tr" / "XNLI" / "translate-train"

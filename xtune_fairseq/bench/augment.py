@@ -22,6 +22,7 @@ import time
 
 from xtune_fairseq.bench.scale import english_words, write_pairs
 from xtune_fairseq.cli.common import report_cli
+from xtune_fairseq.prepare import preprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KINDS = ("ss", "cs", "mt")
@@ -46,8 +47,8 @@ def write_translations(tsv, out, dict_path):
 
 
 def build_task(data, a, kind):
-    from fairseq import options, tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq import options, tasks  # late: fairseq: start-up time (about 3 s)
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # late: fairseq: start-up time (about 3 s)
 
     argv = [data, "--user-dir", os.path.join(ROOT, "user_dir"), "--task", "xtune_classification", "--arch",
             "xlmr_xtune", "--criterion", "xtune_consistency", "--data-augmentation", kind, "--r1-augmentation",
@@ -106,7 +107,6 @@ def bench(a):
 
 def make_data(a, work):
     """Sentence pairs of a.words words per sentence, their pseudo-translations, preprocessed."""
-    from xtune_fairseq.cli.preprocess import preprocess
 
     dicts = a.code_switch_dicts.split(",")
     tsv = write_pairs(os.path.join(work, "train.tsv"), a.rows, english_words(dicts), seed=a.seed, length=a.words)

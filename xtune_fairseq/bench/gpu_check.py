@@ -23,6 +23,18 @@ from types import SimpleNamespace
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.fairseq_wiring.checkpoints import checkpoint_state
+from xtune_fairseq.convert.fairseq_roberta import random_roberta, roberta_args
+from xtune_fairseq.core.xlmr_dir import read_dict_pieces, write_model_dir
+from xtune_fairseq.bench.gpu_timing import training_task
+from xtune_fairseq.core.xlmr_dir import ARCH_KEYS
+from xtune_fairseq.bench.suite import config_flags
+from xtune_fairseq.bench.gpu_timing import PRECISION_FLAGS, same_batches, time_config, training_task, without_cache
+from xtune_fairseq.prepare import preprocess
+from xtune_fairseq.bench.gpu_timing import kl_cell
+from xtune_fairseq.bench.gpu_timing import kl_finite
+from xtune_fairseq.prepare import build_tiny_model
+from xtune_fairseq.core.synthetic import generate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XLMR_BASE = {"layers": 12, "dim": 768, "heads": 12, "ffn": 3072, "vocab": 250002}
@@ -37,9 +49,6 @@ def log(msg):
 def base_shaped_model(out_dir, tiny_dir, shape=XLMR_BASE):
     """XLM-R base's shapes, random weights: the tiny model's sentencepiece, and dict.txt filled up with
     pieces it never produces, so that the embeddings and the output layer have XLM-R's rows."""
-    from xtune_fairseq.fairseq_wiring.checkpoints import checkpoint_state
-    from xtune_fairseq.convert.fairseq_roberta import random_roberta, roberta_args
-    from xtune_fairseq.core.xlmr_dir import read_dict_pieces, write_model_dir
 
     pieces = read_dict_pieces(os.path.join(tiny_dir, "dict.txt"))
     pieces += [f"<xtune-unused-{i}>" for i in range(shape["vocab"] - 5 - len(pieces))]  # 4 specials, <mask>
@@ -77,11 +86,8 @@ def long_rows(train_tsv, out_tsv, n_rows, min_words):
 
 def write_teacher(path, base_argv):
     """A stage-1-shaped checkpoint (the pretrained encoder and a new head) to serve as R2's teacher."""
-    import torch
+    import torch  # late: torch: start-up time
 
-    from xtune_fairseq.fairseq_wiring.checkpoints import checkpoint_state
-    from xtune_fairseq.bench.gpu_timing import training_task
-    from xtune_fairseq.core.xlmr_dir import ARCH_KEYS
 
     args, cfg, task = training_task(base_argv + ["--criterion", "sentence_prediction"])
     model = task.build_model(cfg.model)
@@ -96,9 +102,6 @@ def write_teacher(path, base_argv):
 
 def time_all(a, work, model_dir, data, cuda):
     """{precision: {configuration: its timing}} on rows of --length tokens."""
-    from xtune_fairseq.bench.suite import config_flags
-    from xtune_fairseq.bench.gpu_timing import PRECISION_FLAGS, same_batches, time_config, training_task, without_cache
-    from xtune_fairseq.cli.preprocess import preprocess
 
     dicts = f"{data['dict_de']},{data['dict_fr']}"
     rows = long_rows(data["train"], os.path.join(work, "long.tsv"), 2 * a.batch_size, a.length)
@@ -126,7 +129,6 @@ def time_all(a, work, model_dir, data, cuda):
 
 def run_pipeline(work, tiny_dir, data, cuda, precision):
     """xtune-pipeline, both stages and evaluation, on a tiny model and a small generated data set."""
-    from xtune_fairseq.cli.preprocess import preprocess
 
     splits = {s: write_tsv(os.path.join(work, f"small-{s}.tsv"), read_tsv(data[s])[: n + 1])
               for s, n in (("train", 150), ("valid", 30), ("test", 30))}  # dev/test rows: en, de, fr triples
@@ -147,7 +149,7 @@ def run_pipeline(work, tiny_dir, data, cuda, precision):
 
 
 def device_name(cuda):
-    import torch
+    import torch  # late: torch: start-up time
 
     if cuda:
         return f"{torch.cuda.get_device_name()} (torch {torch.__version__}, CUDA {torch.version.cuda})"
@@ -155,8 +157,6 @@ def device_name(cuda):
 
 
 def table(report):
-    from xtune_fairseq.bench.gpu_timing import kl_cell
-
     lines = [f"| {report['device']} | precision | s/update | x plain | peak GPU memory (GiB) | R1 / R2 terms |",
              "|---|---|---|---|---|---|"]
     for precision, runs in report["timings"].items():
@@ -175,17 +175,12 @@ def table(report):
 
 
 def failed(report) -> bool:
-    from xtune_fairseq.bench.gpu_timing import kl_finite
-
     runs = [r for by_config in report["timings"].values() for r in by_config.values()]
     return (any(kl_finite(r["terms"]) is False or r["error"] for r in runs)
             or not report.get("pipeline", {"ok": True})["ok"])
 
 
 def check(a, cuda):
-    from xtune_fairseq.cli.make_tiny_model import build_tiny_model
-    from xtune_fairseq.core.synthetic import generate
-
     import xtune_fairseq.fairseq_wiring.register  # noqa: F401
 
     start = time.perf_counter()
@@ -232,7 +227,7 @@ def main(argv=None):
 
     def go():
         nonlocal code
-        import torch
+        import torch  # late: torch: start-up time
 
         a = parse(argv)
         if a.device == "cuda" and not torch.cuda.is_available():

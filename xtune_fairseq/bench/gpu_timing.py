@@ -13,6 +13,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from xtune_fairseq.core.errors import NonFiniteLoss
+import numpy as np
 
 PRECISION_FLAGS = {"fp16": ["--fp16"], "bf16": ["--bf16"], "fp32": []}
 Terms = List[Tuple[float, float]]  # (r1, r2) of each update
@@ -20,8 +21,8 @@ Terms = List[Tuple[float, float]]  # (r1, r2) of each update
 
 def training_cfg(argv: Sequence[str]):
     """(argparse namespace, omegaconf cfg) as fairseq-train parses argv."""
-    from fairseq import options
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq import options  # late: fairseq: start-up time (about 3 s)
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # late: fairseq: start-up time (about 3 s)
 
     args = options.parse_args_and_arch(options.get_training_parser(), list(argv))
     if getattr(args, "bf16", False) and "--tpu" not in argv:
@@ -31,8 +32,7 @@ def training_cfg(argv: Sequence[str]):
 
 def training_task(argv):
     """fairseq-train's task, seeded as fairseq-train seeds it: every configuration starts from the same head."""
-    import numpy as np
-    from fairseq import tasks, utils
+    from fairseq import tasks, utils  # late: fairseq: start-up time (about 3 s)
 
     args, cfg = training_cfg(argv)
     np.random.seed(cfg.common.seed)
@@ -73,7 +73,7 @@ def record_terms(task, sink: Terms) -> None:
 
 
 def build_trainer(argv):
-    from fairseq.trainer import Trainer
+    from fairseq.trainer import Trainer  # late: fairseq: start-up time (about 3 s)
 
     _, cfg, task = training_task(argv)
     model = task.build_model(cfg.model)
@@ -83,7 +83,7 @@ def build_trainer(argv):
 def time_config(argv, batches: Sequence[dict], cuda: bool, warmup: int, repeats: int, updates: int) -> Dict:
     """Median over `repeats` of the mean seconds per update (of `updates` updates each), after
     `warmup` updates; peak device memory from building the model to the last update (GiB)."""
-    import torch
+    import torch  # late: torch: start-up time
 
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     if cuda:

@@ -25,6 +25,7 @@ import numpy as np
 
 from xtune_fairseq.cli.common import run_cli
 from xtune_fairseq.bench.process_memory import child_pids, run_measured, smaps_mb, status_mb
+import gc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LABELS = ("entailment", "neutral", "contradiction")
@@ -80,10 +81,9 @@ def write_translations(train_tsv, path, per_pair):
 def stage2(data, model_dir, dicts, augmentation, sample, max_positions, seed=1, workers=0, fraction=0.5):
     """In this process: RSS growth (and CPU seconds) of loading D + A(D), then one epoch of views
     (draw_epoch) or, with workers, the loader workers' private memory (worker_memory)."""
-    import gc
 
-    from fairseq import options, tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq import options, tasks  # late: fairseq: start-up time (about 3 s)
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # late: fairseq: start-up time (about 3 s)
 
     argv = [data, "--user-dir", os.path.join(ROOT, "user_dir"), "--task", "xtune_classification",
             "--arch", "xlmr_xtune", "--pretrained-dir", model_dir, "--criterion", "xtune_consistency",

@@ -20,13 +20,15 @@ import time
 
 from xtune_fairseq.cli.common import report_cli
 from xtune_fairseq.bench.process_memory import reset_peak_rss, status_mb
+from xtune_fairseq.prepare import build_cache
+import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _build(base_argv, extra):
-    from fairseq import options, tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq import options, tasks  # late: fairseq: start-up time (about 3 s)
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # late: fairseq: start-up time (about 3 s)
 
     cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), base_argv + extra))
     task = tasks.setup_task(cfg.task)
@@ -64,9 +66,8 @@ def bench(a):
 
 def config_flags(a, teacher):
     """{configuration: its training flags}; writes the teacher cache the "cached" ones read."""
-    import torch
+    import torch  # late: torch: start-up time
 
-    from xtune_fairseq.cli.teacher_cache import build_cache
 
     aug = ["--code-switch-dicts", a.code_switch_dicts] if a.code_switch_dicts else []
     view = ["--r1-augmentation", a.augmentation] + aug
@@ -91,7 +92,7 @@ def config_flags(a, teacher):
 def prepare_runs(runs, a):
     """Gives every configuration the very same batches (rows of D_A with their R1 partners; each
     criterion uses what it needs of them), its model in training mode and an optimizer."""
-    import torch
+    import torch  # late: torch: start-up time
 
     task = runs["r1+r2 cached"]["task"]
     ds = task.dataset("train")
@@ -132,7 +133,7 @@ def time_updates(runs, a):
 
 def update_time_report(runs, a):
     """The machine, the settings and each configuration's median update time against plain's."""
-    import torch
+    import torch  # late: torch: start-up time
 
     plain = statistics.median(runs["plain"]["times"])
     report = {"machine": f"{os.cpu_count()} cpu, torch threads {torch.get_num_threads()}", "batch_size": a.batch_size,
@@ -147,7 +148,6 @@ def update_time_report(runs, a):
 
 def augmentation_throughput(task, a, report):
     """Examples per second of making views on one core, and its share of an R1 update."""
-    import numpy as np
 
     ds = task.dataset("train").dataset
     out = {}
@@ -178,15 +178,15 @@ def table(report):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model-dir", required=True)
+    p.add_argument("--model-dir", required=True, help="XLM-R-format model directory")
     p.add_argument("--data", required=True, help="xtune-preprocess output")
     p.add_argument("--augmentation", default="ss", choices=["ss", "cs", "gn", "mt"], help="A and A' of the runs")
-    p.add_argument("--code-switch-dicts", default="")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-positions", type=int, default=64)
+    p.add_argument("--code-switch-dicts", default="", help="comma-separated en-XX.txt dictionaries (the code-switch rows)")
+    p.add_argument("--batch-size", type=int, default=32, help="rows per batch")
+    p.add_argument("--max-positions", type=int, default=64, help="tokens per input")
     p.add_argument("--updates", type=int, default=3, help="updates per configuration per round")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=3, help="rounds of timed updates per configuration, interleaved")
+    p.add_argument("--warmup", type=int, default=1, help="untimed warm-up updates first")
     p.add_argument("--json", help="write the report here")
     a = p.parse_args(argv)
     return report_cli(a, lambda: bench(a), table)

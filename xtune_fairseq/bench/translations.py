@@ -23,6 +23,9 @@ import numpy as np
 
 from xtune_fairseq.bench.process_memory import smaps_mb, status_mb
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.core.data.prepared import read_examples, read_translation_table
+from xtune_fairseq.core.data.readers import translation_table
+import subprocess
 
 LANGS = ("ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
 HOLDERS = ("dict", "mmap")
@@ -46,9 +49,6 @@ def write_translations(path, n_ids, per_id, seed=1, chunk=20000, vocab_size=2000
 
 
 def load(path, holder):
-    from xtune_fairseq.core.data.prepared import read_examples, read_translation_table
-    from xtune_fairseq.core.data.readers import translation_table
-
     return translation_table(read_examples(path)) if holder == "dict" else read_translation_table(path)
 
 
@@ -110,7 +110,6 @@ def main(argv=None):
     def go():
         if a.child:  # one measurement in a fresh process: its peak RSS is this holder's alone
             return print(json.dumps(measure(a.child[0], a.child[1], int(a.child[2]))))
-        import subprocess
 
         os.makedirs(a.work, exist_ok=True)
         results = []

@@ -19,14 +19,15 @@ import time
 
 from xtune_fairseq.cli.common import report_cli
 from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.prepare import write_binarized_views
 
 DEFAULT_FLAGS = ["--data-augmentation", "cs", "--r1-augmentation", "cs", "--r1-lambda", "5"]
 
 
 def _build(a, flags):
-    import torch
-    from fairseq import options, tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    import torch  # late: torch: start-up time
+    from fairseq import options, tasks  # late: fairseq: start-up time (about 3 s)
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # late: fairseq: start-up time (about 3 s)
 
     import xtune_fairseq.fairseq_wiring.register  # noqa: F401
 
@@ -43,7 +44,7 @@ def _build(a, flags):
 
 def _epoch(r, epoch, batch_size):
     """One training epoch of r, each batch's data and update timed apart."""
-    from fairseq import utils
+    from fairseq import utils  # late: fairseq: start-up time (about 3 s)
 
     task = r["task"]
     itr = task.get_batch_iterator(task.dataset("train"), max_sentences=batch_size, seed=1, num_workers=0,
@@ -65,8 +66,6 @@ def _epoch(r, epoch, batch_size):
 
 
 def bench(a, flags):
-    from xtune_fairseq.cli.preprocess_views import write_binarized_views
-
     folder = write_binarized_views(a.data, "bench", a.epochs, flags + ["--seed", "1"])
     runs = {"online": _build(a, flags), "binarized": _build(a, flags + ["--binarized-views", "bench"])}
     for _ in range(a.rounds):  # interleaved: machine noise hits both alike

@@ -10,6 +10,8 @@ import warnings
 from typing import Callable, List, Optional, Tuple
 
 from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.flag_ranges import check_ranges
+from xtune_fairseq.core.files import check_output_file
 
 
 def run_cli(fn) -> int:
@@ -34,7 +36,6 @@ def run_cli(fn) -> int:
 def report_cli(a, measure: Callable[[], object], table: Optional[Callable[[object], str]] = None) -> int:
     """A benchmark's main: its flags' ranges checked, the report measured, written as JSON to a.json
     when given, printed as table(report) (or as JSON)."""
-    from xtune_fairseq.core.flag_ranges import check_ranges
 
     def go():
         check_ranges(a)
@@ -61,7 +62,6 @@ def check_parent_folder(path: str, flag: str) -> None:
 def check_output_path(path: str, flag: str, inputs=(), command: str = None, force: bool = False) -> None:
     """A file a command writes after its work, checked before it: not a folder, not an input nor inside
     one, not someone else's file (files.check_output_file), no file where a folder above it should be."""
-    from xtune_fairseq.core.files import check_output_file
 
     check_parent_folder(path, flag)
     check_output_file(path, flag, inputs, command, force)

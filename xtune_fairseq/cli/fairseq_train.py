@@ -4,7 +4,6 @@ fairseq 0.12's option parser turns --bf16 (and --memory-efficient-bf16) into --t
 --tpu the trainer asks torch_xla for its device: without torch_xla every --bf16 run stops with
 `'NoneType' object has no attribute 'xla_device'`, on a GPU as on the CPU. This entry point keeps
 --tpu only where it was given; everything else is fairseq_cli.train. xtune-pipeline --bf16 runs it:
-
   python -m xtune_fairseq.cli.fairseq_train DATA --user-dir user_dir ... --bf16
 """
 
@@ -25,8 +24,8 @@ def keep_bf16_off_tpu(parse, argv):
 
 
 def main():
-    from fairseq import options
-    from fairseq_cli import train
+    from fairseq import options  # late: fairseq: start-up time (about 3 s)
+    from fairseq_cli import train  # late: fairseq: start-up time
 
     if not getattr(options.parse_args_and_arch, "xtune_bf16", False):
         options.parse_args_and_arch = keep_bf16_off_tpu(options.parse_args_and_arch, sys.argv[1:])

@@ -11,87 +11,15 @@ Everything is built in a temporary folder and renamed into place when complete.
 """
 
 import argparse
-import os
-import shutil
 import sys
 
 from xtune_fairseq.cli.common import parse_lang_paths, run_cli
 from xtune_fairseq.cli.preprocess_views import main as views_main
-from xtune_fairseq.core.data.prepared import (
-    KINDS, TRANSLATIONS, data_dir_in_progress, example_row, finish_data_dir, meta_path, write_jsonl,
-)
-from xtune_fairseq.core.data.readers import LanguageCodes, iter_translations, read_classification_tsv
-from xtune_fairseq.core.data.xtreme import TASKS
+from xtune_fairseq.core.data import xtreme
+from xtune_fairseq.core.data.prepared import KINDS
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.flag_ranges import check_ranges
-from xtune_fairseq.core.xlmr_dir import check_model_dir, load_sentencepiece
-
-SPLITS = ("train", "valid", "test")
-
-
-def _binarize(trainpref, validpref, testpref, destdir, srcdict, workers):
-    from fairseq import options
-    from fairseq_cli.preprocess import main as fairseq_preprocess
-
-    argv = ["--only-source", "--destdir", destdir, "--workers", str(workers), "--trainpref", trainpref]
-    if validpref:
-        argv += ["--validpref", validpref]
-    if testpref:
-        argv += ["--testpref", testpref]
-    if srcdict:
-        argv += ["--srcdict", srcdict]
-    fairseq_preprocess(options.get_preprocessing_parser().parse_args(argv))
-
-
-def preprocess(model_dir, dest, train, valid=None, test=None, translations=None, workers=1, force=False):
-    check_model_dir(model_dir)
-    paths = {"train": train, "valid": valid, "test": test}
-    codes = LanguageCodes()  # one spelling per language in all files
-    data = {"train": read_classification_tsv(train, languages=codes)}
-    labels = sorted({ex.label for ex in data["train"]})
-    for split in ("valid", "test"):
-        if paths[split]:
-            data[split] = read_classification_tsv(paths[split], labels=labels, languages=codes)
-    n_texts = len(data["train"][0].texts)
-    for split, examples in data.items():
-        if any(len(ex.texts) != n_texts for ex in examples):
-            raise InputError(f"{paths[split]}: {'sentence pairs' if n_texts == 2 else 'single sentences'} expected, as in {train}")
-    trans = iter_translations(translations, data["train"], codes) if translations else None
-    return write_classification(model_dir, dest, data, labels, trans, [model_dir, train, valid, test, translations],
-                                workers, force)
-
-
-def write_classification(model_dir, dest, data, labels, trans=None, inputs=(), workers=1, force=False):
-    """data: {split: [Example]} (train, optional valid and test); trans: translations (Examples with
-    their source's id), an iterable read as it is written (millions of rows are never held), or None;
-    inputs: the paths dest may not replace."""
-    n_texts = len(data["train"][0].texts)
-    sp = load_sentencepiece(os.path.join(model_dir, "sentencepiece.bpe.model"))
-    with data_dir_in_progress(dest, inputs, force) as work:
-        raw = os.path.join(work, "raw")
-        os.makedirs(raw)
-        for split, examples in data.items():
-            for k in range(n_texts):
-                with open(os.path.join(raw, f"{split}.input{k}"), "w", encoding="utf-8") as f:
-                    for ex in examples:
-                        f.write(" ".join(sp.encode(ex.texts[k], out_type=str)) + "\n")
-            with open(os.path.join(raw, f"{split}.label"), "w", encoding="utf-8") as f:
-                f.writelines(ex.label + "\n" for ex in examples)
-            write_jsonl(meta_path(work, split), map(example_row, examples))
-        if trans is not None and not write_jsonl(meta_path(work, TRANSLATIONS), map(example_row, trans)):
-            os.remove(meta_path(work, TRANSLATIONS))
-
-        def pref(split, name):
-            return os.path.join(raw, f"{split}.{name}") if split in data else None
-
-        for k in range(n_texts):
-            _binarize(pref("train", f"input{k}"), pref("valid", f"input{k}"), pref("test", f"input{k}"),
-                      os.path.join(work, f"input{k}"), os.path.join(model_dir, "dict.txt"), workers)
-        _binarize(pref("train", "label"), pref("valid", "label"), pref("test", "label"),
-                  os.path.join(work, "label"), None, 1)
-        shutil.rmtree(raw)
-        finish_data_dir(work, model_dir, "classification", data, labels, sentence_pair=n_texts == 2)
-    return dest
+from xtune_fairseq.prepare import preprocess, preprocess_qa, preprocess_tagging, preprocess_xtreme
 
 
 def main(argv=None):
@@ -101,7 +29,7 @@ def main(argv=None):
     return _preprocess_main(argv)
 
 
-def _preprocess_main(argv):
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, help="XLM-R-format directory (dict.txt, sentencepiece.bpe.model)")
     p.add_argument("--kind", choices=list(KINDS),
@@ -109,7 +37,7 @@ def _preprocess_main(argv):
                    "qa: SQuAD v1.1-format JSON files (XQuAD, MLQA, TyDiQA-GoldP) given as LANG:PATH lists "
                    "(default: classification)")
     p.add_argument("--xtreme", nargs=2, metavar=("TASK", "DIR"),
-                   help=f"read TASK ({', '.join(TASKS)}) from DIR, the download folder of "
+                   help=f"read TASK ({', '.join(xtreme.TASKS)}) from DIR, the download folder of "
                    "google-research/xtreme's scripts/download_data.sh (or the authors' copy in microsoft/unilm "
                    "xtune/) instead of --train/--valid/--test; --translations is then its xtreme_translations folder")
     p.add_argument("--languages", help="with --xtreme: the dev/test languages to keep, comma-separated (default: all)")
@@ -126,33 +54,41 @@ def _preprocess_main(argv):
                    "xtune-preprocess wrote it (xtune.json) and nothing was added to it")
     p.add_argument("--force", action="store_true", help="replace a non-empty --dest that xtune-preprocess did not "
                    "write (never an input, a file or the current folder)")
-    p.add_argument("--workers", type=int, default=1)
-    args = p.parse_args(argv)
+    p.add_argument("--workers", type=int, default=1, help="processes that binarize the data (fairseq-preprocess --workers)")
+    return p
+
+
+def _xtreme_flags(args):
+    """--xtreme TASK DIR [--languages ...] checked against the other flags: (TASK, DIR, languages)."""
+    if not args.xtreme:
+        raise InputError("--languages goes with --xtreme TASK DIR")
+    if args.train or args.valid or args.test:
+        raise InputError("--xtreme reads TASK's train, dev and test files from DIR; leave out --train, --valid, --test")
+    name, root = args.xtreme
+    if args.kind and args.kind != xtreme.task(name).kind:
+        raise InputError(f"--kind {args.kind}: --xtreme {name} is {xtreme.task(name).kind} data")
+    return name, root, [lang for lang in args.languages.split(",") if lang] if args.languages else None
+
+
+def _preprocess_main(argv):
+    args = _parser().parse_args(argv)
+
+    def files(flag):  # a LANG:PATH list (tagging, qa)
+        value = getattr(args, flag)
+        return parse_lang_paths(value, f"--{flag}") if value else None
 
     def go():
         check_ranges(args)
         if args.xtreme or args.languages:
-            from xtune_fairseq.cli.preprocess_xtreme import from_args
-
-            return print(from_args(args))
+            name, root, languages = _xtreme_flags(args)
+            return print(preprocess_xtreme(name, root, args.model_dir, args.dest, args.translations, languages,
+                                           args.workers, args.force))
         if not args.train:
             raise InputError("--train is required (or --xtreme TASK DIR)")
         if args.kind == "qa":
-            from xtune_fairseq.cli.preprocess_qa import preprocess_qa
-
-            def qa_files(flag):
-                value = getattr(args, flag)
-                return parse_lang_paths(value, f"--{flag}") if value else None
-
-            return print(preprocess_qa(args.model_dir, args.dest, qa_files("train"), qa_files("valid"),
-                                       qa_files("test"), qa_files("translations"), args.force))
+            return print(preprocess_qa(args.model_dir, args.dest, files("train"), files("valid"), files("test"),
+                                       files("translations"), args.force))
         if args.kind == "tagging":
-            from xtune_fairseq.cli.preprocess_tagging import preprocess_tagging
-
-            def files(flag):
-                value = getattr(args, flag)
-                return parse_lang_paths(value, f"--{flag}") if value else None
-
             return print(preprocess_tagging(args.model_dir, args.dest, files("train"), files("valid"), files("test"),
                                             args.translations, args.tag_format, args.force))
         return print(preprocess(args.model_dir, args.dest, args.train, args.valid, args.test,

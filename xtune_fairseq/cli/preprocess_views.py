@@ -17,47 +17,9 @@ import argparse
 import os
 
 from xtune_fairseq.cli.common import run_cli
-from xtune_fairseq.core.data.prepared import TASK_OF_KIND, data_kind
-from xtune_fairseq.core.data.views_layout import VIEWS_DIR, disk_bytes, views_dir, write_views_info
 from xtune_fairseq.core.errors import InputError
-from xtune_fairseq.core.files import dir_in_progress
 from xtune_fairseq.core.flag_ranges import check_ranges
-
-
-def training_rows(data: str, flags):
-    """The task and its training rows (a PairedViewsDataset, views drawn online) as
-    `fairseq-train DATA FLAGS` builds them."""
-    import xtune_fairseq.fairseq_wiring.register  # noqa: F401  (the tasks)
-    from fairseq import options, tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-
-    from xtune_fairseq.fairseq_wiring.datasets.paired_views_dataset import PairedViewsDataset
-
-    kind = data_kind(data)
-    if kind not in ("classification", "tagging"):
-        raise InputError(f"{data} holds {kind} data: its views are re-windowed per epoch and drawn online only")
-    argv = [data, "--task", TASK_OF_KIND[kind], "--arch", "xlmr_xtune", "--criterion", "xtune_consistency", *flags]
-    args = options.parse_args_and_arch(options.get_training_parser(), argv)
-    args.binarized_views = ""  # drawn here, whatever the run will read
-    task = tasks.setup_task(convert_namespace_to_omegaconf(args).task)
-    task.load_dataset("train")
-    rows = task.dataset("train")
-    while not isinstance(rows, PairedViewsDataset):  # under fairseq's order wrappers
-        rows = rows.dataset
-    return task, rows
-
-
-def write_binarized_views(data: str, name: str, epochs: int, flags=(), workers: int = 1, force: bool = False) -> str:
-    from xtune_fairseq.fairseq_wiring.datasets.binarized_views import write_views
-
-    dest = views_dir(data, name)
-    task, rows = training_rows(data, list(flags))
-    fp = task.views_fingerprint()
-    with dir_in_progress(dest, "--name", VIEWS_DIR, force=force) as work:
-        got = write_views(rows, work, epochs, len(task.source_dictionary), workers)
-        write_views_info(work, epochs, len(rows), rows.n_original, got["roles"], got["word_maps"], fp,
-                         disk_bytes(work, epochs, got["roles"]))
-    return dest
+from xtune_fairseq.prepare import write_binarized_views
 
 
 def main(argv=None):

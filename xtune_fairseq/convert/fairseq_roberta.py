@@ -9,13 +9,15 @@ import numpy as np
 import torch
 
 from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.fairseq_wiring.checkpoints import checkpoint_state
+from xtune_fairseq.core.xlmr_dir import write_model_dir
 
 PREFIX = "encoder.sentence_encoder."
 
 
 def roberta_args(layers: int, dim: int, heads: int, ffn: int, max_positions: int = 512, seed: int = 1):
     """A full fairseq-train Namespace for a masked_lm RoBERTa, as published checkpoints carry."""
-    from fairseq import options
+    from fairseq import options  # late: fairseq: start-up time (about 3 s)
 
     with tempfile.TemporaryDirectory() as tmp:
         return options.parse_args_and_arch(options.get_training_parser(), [
@@ -29,7 +31,7 @@ def roberta_args(layers: int, dim: int, heads: int, ffn: int, max_positions: int
 
 def dictionary_for(pieces: Sequence[str]):
     """fairseq Dictionary of dict.txt `pieces`, plus <mask> as fairseq's XLM-R loading adds it."""
-    from fairseq.data import Dictionary
+    from fairseq.data import Dictionary  # late: fairseq: start-up time (about 3 s)
 
     d = Dictionary()
     for p in pieces:
@@ -39,7 +41,7 @@ def dictionary_for(pieces: Sequence[str]):
 
 
 def random_roberta(args, pieces: Sequence[str], seed: int = 1):
-    from fairseq.models.roberta import RobertaModel
+    from fairseq.models.roberta import RobertaModel  # late: fairseq: start-up time (about 3 s)
 
     dictionary = dictionary_for(pieces)
 
@@ -97,8 +99,6 @@ def complete_with_lm_head(model, encoder_state: Dict[str, torch.Tensor]) -> Dict
 
 def write_converted(out_dir: str, args, pieces: Sequence[str], encoder_state, sp_model_path: str,
                     inputs: Sequence[str] = (), force: bool = False) -> str:
-    from xtune_fairseq.fairseq_wiring.checkpoints import checkpoint_state
-    from xtune_fairseq.core.xlmr_dir import write_model_dir
 
     model = random_roberta(args, pieces)
     state = complete_with_lm_head(model, encoder_state)

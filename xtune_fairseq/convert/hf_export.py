@@ -75,7 +75,7 @@ def head_labels(data: str, count: int) -> list:
 def _check_data_fits(state, task_cfg, path, data):
     """checkpoints.check_data_fits reads cfg as fairseq's reader leaves it (a DictConfig); safe_load
     gives the plain dict fairseq saved, whose cfg.model may be an argparse Namespace."""
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf  # late: with fairseq
 
     view = {"cfg": OmegaConf.create({"task": dict(task_cfg)}), "task_state": state.get("task_state")}
     check_data_fits(view, path, data)
@@ -122,7 +122,7 @@ def export_to_hf(checkpoint: str, out_dir: str, data: str = None, force: bool = 
 
 
 def _write(out_dir, inputs, force, config, hf_state, sp_bytes, files, marker):
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # late: optional dependency
 
     with dir_in_progress(out_dir, "--out", HF_DIR, inputs, force) as tmp:
         save_file(hf_state, os.path.join(tmp, "model.safetensors"), metadata={"format": "pt"})

@@ -23,7 +23,7 @@ SPACE = "\u2581"
 
 
 def _proto(sp_bytes: bytes, where: str):
-    from sentencepiece import sentencepiece_model_pb2 as pb
+    from sentencepiece import sentencepiece_model_pb2 as pb  # late: start-up time
 
     m = pb.ModelProto()
     try:

@@ -10,6 +10,7 @@ from xtune_fairseq.convert.fairseq_roberta import bert_to_fairseq, roberta_args,
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.text import read_json
 from xtune_fairseq.core.xlmr_dir import check_model_out, load_sentencepiece
+from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
 
 _LAYER = {
     "attention.self.query": "q", "attention.self.key": "k", "attention.self.value": "v",
@@ -22,8 +23,8 @@ def load_hf_tensors(hf_dir: str) -> Dict[str, np.ndarray]:
     st = os.path.join(hf_dir, "model.safetensors")
     pt = os.path.join(hf_dir, "pytorch_model.bin")
     if os.path.isfile(st):
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
+        from safetensors import SafetensorError  # late: optional dependency
+        from safetensors.numpy import load_file  # late: optional dependency
 
         try:
             tensors = load_file(st)
@@ -31,8 +32,6 @@ def load_hf_tensors(hf_dir: str) -> Dict[str, np.ndarray]:
             raise InputError(f"{st}: not a readable safetensors file ({e}); expected the weights of a HuggingFace "
                              "XLM-R checkpoint") from None
     elif os.path.isfile(pt):
-        from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
-
         tensors = {k: v.float().numpy() for k, v in safe_load(pt).items()}
     else:
         raise InputError(f"{hf_dir}: neither model.safetensors nor pytorch_model.bin")

@@ -24,7 +24,7 @@ def charsmap_from_tokenizer_json(path: str) -> bytes:
 
 def unigram_model_bytes(pieces: Sequence[str], scores: Sequence[float], charsmap: bytes) -> bytes:
     """pieces[0..2] must be <unk>, <s>, </s> (sentencepiece ids 0, 1, 2 as in XLM-R)."""
-    from sentencepiece import sentencepiece_model_pb2 as pb
+    from sentencepiece import sentencepiece_model_pb2 as pb  # late: start-up time
 
     if list(pieces[:3]) != ["<unk>", "<s>", "</s>"]:
         raise InputError(f"expected <unk>, <s>, </s> as the first pieces, got {list(pieces[:3])}")

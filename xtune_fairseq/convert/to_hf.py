@@ -15,6 +15,7 @@ from typing import Dict, Sequence
 import torch
 
 from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.word_alignment import pool_words, word_assignment
 
 ENC = "encoder.sentence_encoder."
 KINDS = {  # our kind -> (HF class, {our head's module: HF's})
@@ -129,7 +130,6 @@ def word_logits(token_logits: torch.Tensor, word_of_token: torch.Tensor, n_words
     """Our tagging logits (rows, n_words, tags) from the HF model's per-token logits. The head is
     linear, so pooling commutes with it: `first` and `average` pool the logits as we pool the
     states; `sum` adds the bias once per subword, so all but one are taken off again."""
-    from xtune_fairseq.core.word_alignment import pool_words, word_assignment
 
     pooled, _ = pool_words(token_logits, word_of_token, n_words, pooling)
     if pooling == "sum":

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
+from xtune_fairseq.core.augment.registry import get_augmentation
 from xtune_fairseq.core.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -114,17 +115,14 @@ def check_train_config(cfg) -> None:
         check_betas(optimizer.adam_betas)
 
 
-# an augmentation whose strength is 0 makes views equal to the original
-STRENGTH = {"ss": "subword_ratio", "cs": "code_switch_ratio", "gn": "noise_std"}
-
-
 def warn_no_effect(cfg) -> None:
-    """Legal settings that make a selected augmentation change nothing: likely a mistake, so a warning."""
-    if cfg.data_augmentation != "none" and cfg.augmented_ratio == 0:
+    """Legal settings that make a selected augmentation change nothing: likely a mistake, so a warning
+    (an augmentation whose `strength_flag` is 0 makes views equal to the original)."""
+    if get_augmentation(cfg.data_augmentation).makes_views and cfg.augmented_ratio == 0:
         logger.warning("--augmented-ratio %s adds no %s copies: stage 2 trains on D only",
                        cfg.augmented_ratio, cfg.data_augmentation)
     for name in ("data_augmentation", "r1_augmentation"):
-        strength = STRENGTH.get(str(getattr(cfg, name)))
+        strength = get_augmentation(getattr(cfg, name)).strength_flag
         if strength and getattr(cfg, strength) == 0:
             logger.warning("%s %s with %s %s: its views equal the original sentences", flag(name),
                            getattr(cfg, name), flag(strength), getattr(cfg, strength))

@@ -10,6 +10,7 @@ from typing import Dict, List, Sequence
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import OutputDir, check_replaceable, dir_in_progress
 from xtune_fairseq.core.text import not_utf8
+from xtune_fairseq.core.data.readers import SPECIAL_SYMBOLS
 
 REQUIRED_FILES = ("model.pt", "dict.txt", "sentencepiece.bpe.model")
 # written only by write_model_dir, so that a rerun may replace its own output and nothing else
@@ -38,7 +39,6 @@ def check_model_dir(path: str) -> None:
 def check_dict_txt(path: str) -> None:
     """fairseq's Dictionary format, line by line: '<piece> <count> [#fairseq:overwrite]', each piece once
     (fairseq's own specials included), so that a bad line is named here, not a traceback in fairseq."""
-    from xtune_fairseq.core.data.readers import SPECIAL_SYMBOLS
 
     first = {}
     try:
@@ -68,7 +68,7 @@ def _dict_entry(line: str):
 
 def load_sentencepiece(path: str):
     """The sentencepiece model at `path`; a file that is not one is an InputError, not a C++ traceback."""
-    import sentencepiece as spm
+    import sentencepiece as spm  # late: start-up time
 
     try:
         return spm.SentencePieceProcessor(model_file=path)
@@ -113,7 +113,7 @@ def write_model_dir(out_dir: str, state: dict, sp_model: str, pieces: Sequence[s
                     force: bool = False) -> None:
     """Writes the three files and our marker into a temporary sibling folder, then renames it into
     place (files.dir_in_progress); inputs: what the model was made from, never to be replaced."""
-    import torch
+    import torch  # late: torch: start-up time
 
     with dir_in_progress(out_dir, "--out", MODEL_DIR, [sp_model, *inputs], force) as tmp:
         torch.save(state, os.path.join(tmp, "model.pt"))

@@ -44,7 +44,7 @@ CACHE_FORMAT = "xtune-apertium-1"  # changes whenever the way translations are m
 
 
 def _tokenizer():
-    from sacremoses import MosesTokenizer
+    from sacremoses import MosesTokenizer  # late: slow to import
 
     return MosesTokenizer(lang="es")
 

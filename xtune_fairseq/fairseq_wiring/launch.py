@@ -3,10 +3,11 @@
 uses device 0 when there is no GPU; with GPUs nothing changes."""
 
 import torch
+import os
 
 
 def install_cpu_torchrun() -> None:
-    from fairseq.distributed import utils
+    from fairseq.distributed import utils  # late: fairseq: start-up time (about 3 s)
 
     original = utils._infer_torch_distributed_launch_init
     if getattr(original, "_xtune", False):
@@ -15,7 +16,6 @@ def install_cpu_torchrun() -> None:
     def infer(cfg):
         if torch.cuda.device_count() > 0:
             return original(cfg)
-        import os
 
         cfg.distributed_init_method = "env://"
         cfg.distributed_world_size = int(os.environ["WORLD_SIZE"])

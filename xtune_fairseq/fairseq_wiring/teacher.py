@@ -11,16 +11,19 @@ import os
 import torch
 
 from xtune_fairseq.fairseq_wiring.checkpoints import check_finite_weights, checkpoint_labels, load_fairseq_checkpoint
+from xtune_fairseq.core.batch import Batch
 from xtune_fairseq.core.data.targets import items
 from xtune_fairseq.core.errors import InputError, NonFiniteLoss
 from xtune_fairseq.core.ownership import file_sha256
+from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
+from xtune_fairseq.core.data.prepared import TRANSLATIONS, iter_examples, meta_path
 
 
 class FrozenTeacher:
     """Not an nn.Module on purpose: a criterion holding it does not register its weights."""
 
     def __init__(self, path: str, task):
-        from fairseq import checkpoint_utils
+        from fairseq import checkpoint_utils  # late: fairseq: start-up time (about 3 s)
 
         state = load_fairseq_checkpoint(path)
         check_teacher_compatible(state, path, task)
@@ -66,7 +69,7 @@ class Teacher:
     def load(cls, path, task, padding_idx: int) -> "Teacher":
         return cls(FrozenTeacher(path, task) if path else None, padding_idx)
 
-    def predictions(self, sample: dict, embedding_noise=None, like: torch.Tensor = None) -> torch.Tensor:
+    def predictions(self, sample: Batch, embedding_noise=None, like: torch.Tensor = None) -> torch.Tensor:
         """(rows, items, labels) logits for the sample's input rows, with like's number of items."""
         n_items = like.size(1)
         cached = sample.get("teacher_cached")
@@ -112,7 +115,6 @@ CACHE_FORMAT = 2  # 2: records its teacher's sha256 and its training rows' finge
 def load_teacher_cache(path: str, task, examples) -> dict:
     """An xtune-teacher-cache file, refused unless made by this teacher for these training rows:
     its logits are used by row position, so a reshuffled copy would silently pair the wrong ones."""
-    from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
 
     cache = safe_load(path)
     if cache.get("format") not in (1, CACHE_FORMAT) or "original" not in cache:
@@ -152,7 +154,7 @@ def _first_translation_rows(path, rows: dict, examples) -> torch.Tensor:
 def match_cache_and_teacher(task):
     """--teacher-cache and --teacher-path together: the cache was made by that teacher file. Called
     when either is loaded (fairseq builds the criterion before or after the training set)."""
-    record, teacher = getattr(task, "teacher_cache_record", None), getattr(task, "teacher_checkpoint", None)
+    record, teacher = task.teacher_cache_record, task.teacher_checkpoint
     if record is None or teacher is None or file_sha256(teacher) == record["sha256"]:
         return
     rebuild = rebuild_command(record["path"], task, record)
@@ -161,7 +163,7 @@ def match_cache_and_teacher(task):
 
 
 def rebuild_command(path, task, cache) -> str:
-    teacher = getattr(task, "teacher_checkpoint", None) or cache.get("teacher", "STAGE1.pt")
+    teacher = task.teacher_checkpoint or cache.get("teacher", "STAGE1.pt")
     return f"xtune-teacher-cache --teacher {teacher} --data {task.cfg.data} --out {path}"
 
 
@@ -169,7 +171,6 @@ def rebuild_command(path, task, cache) -> str:
 def data_fingerprint(data: str, examples) -> str:
     """sha256 of what a cache's rows stand for, in order: ids and texts of the training examples,
     then of meta/translations.jsonl (the cache's translation rows)."""
-    from xtune_fairseq.core.data.prepared import TRANSLATIONS, iter_examples, meta_path
 
     table = meta_path(data, TRANSLATIONS)
     translations = iter_examples(table) if os.path.isfile(table) else []

@@ -46,7 +46,7 @@ def check_before_training(cfg) -> None:
 def install_config_check() -> None:
     """fairseq-train (and fairseq_cli.train.cli_main's other callers) pass the parsed configuration to
     distributed_utils.call_main, looked up when called: checked there, before train.main or any spawn."""
-    from fairseq.distributed import utils
+    from fairseq.distributed import utils  # late: fairseq: start-up time (about 3 s)
 
     original = utils.call_main
     if getattr(original, "_xtune", False):
@@ -62,7 +62,7 @@ def install_config_check() -> None:
 
 def install_hydra_one_line() -> None:
     try:
-        from hydra.core.utils import JobReturn, JobStatus
+        from hydra.core.utils import JobReturn, JobStatus  # late: with fairseq
     except ImportError:
         return
     plain = JobReturn.__dict__.get("return_value")

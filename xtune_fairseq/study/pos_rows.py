@@ -18,15 +18,17 @@ only): the variants that chose between them, and average pooling, subword ratio 
 import os
 
 from xtune_fairseq.core.data.prepared import INFO
+from xtune_fairseq.corpora import resources as R
+from xtune_fairseq.prepare import preprocess_tagging
+from xtune_fairseq.core.data.readers import read_classification_tsv
+from xtune_fairseq.core.data.tagged import read_tagged
+from xtune_fairseq.corpora.pos import build_pos_data
+from xtune_fairseq.corpora.apertium import write_translation_tsv
+from xtune_fairseq.study.runs import Row
+from xtune_fairseq.study.runs import run_rows
 
 
 def prepare_pos(cache: str, n_train: int) -> dict:
-    from xtune_fairseq.corpora import resources as R
-    from xtune_fairseq.cli.preprocess_tagging import preprocess_tagging
-    from xtune_fairseq.core.data.readers import read_classification_tsv
-    from xtune_fairseq.core.data.tagged import read_tagged
-    from xtune_fairseq.corpora.pos import build_pos_data
-
     full = R.converted_encoder(cache, R.fetch_encoder(cache))
     files = build_pos_data(R.fetch_pos_corpora(cache), os.path.join(cache, "data", f"pos-{n_train}"), n_train=n_train)
     trans_tsv = write_translations(files["train"]["en"], os.path.join(cache, "data", f"pos-{n_train}"))
@@ -49,8 +51,6 @@ def prepare_pos(cache: str, n_train: int) -> dict:
 
 def write_translations(train_conll: str, out_dir: str) -> str:
     """translations-es.tsv: Apertium's Spanish for every English training sentence, by sentence id."""
-    from xtune_fairseq.core.data.tagged import read_tagged
-    from xtune_fairseq.corpora.apertium import write_translation_tsv
 
     train = read_tagged(train_conll, "en", prefix="train-")
     return write_translation_tsv([s.id for s in train], [s.words for s in train], out_dir, "train-es")
@@ -71,7 +71,6 @@ def pos_rows():
     """The sentiment demo's ablation rows with the POS recipe (subword sampling) and translate-train-all,
     the same rows with equal updates in both stages, and the dev sweep's variants (see ROW_SETS).
     Folders name what differs from the first rows measured (stage 2 for 6 epochs: -epochs-6)."""
-    from xtune_fairseq.study.runs import Row
 
     pos = ["--recipe", "pos"]
     data_aug = pos + ["--a-prime", "none", "--lambda1", "0", "--lambda2", "0"]
@@ -119,8 +118,6 @@ ROW_SETS = {
 
 
 def run_pos(out: str, cache: str, seed: int, row_set: str = "demo", n_train: int = 400, split: str = "test") -> dict:
-    from xtune_fairseq.study.runs import run_rows
-
     prep = prepare_pos(cache, n_train)
     return run_rows(pos_rows(), ROW_SETS[row_set], ["--model-dir", prep["model"], "--data", prep["bin"], *SETTINGS],
                     out, seed, "pos", split)

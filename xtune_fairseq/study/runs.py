@@ -3,6 +3,10 @@ seed, each run once, finished runs reused (their scores of the split kept in the
 
 import os
 
+from xtune_fairseq import pipeline
+from xtune_fairseq.core.files import atomic_open
+import json
+
 
 class Row:
     """A table row: the stage `key` of the run in FOLDER-sSEED; runs sharing a folder run once.
@@ -16,13 +20,12 @@ def run_rows(rows, names, common, out, seed, label="demo", split="test"):
     """{name: evaluation on split} of the named rows for one seed; each run folder's scores of the split
     (results.json for test, results-SPLIT.json else) are reused, and a run trained for another split's
     table is only scored (the pipeline skips finished stages)."""
-    from xtune_fairseq.cli import pipeline
-    from xtune_fairseq.core.files import atomic_open
 
     def train(row, folder, stages):
         print(f"[{label}] {row.folder} (seed {seed})", flush=True)
-        pipeline.run(pipeline.parse(common + row.flags + ["--out", folder, "--seed", str(seed), "--stages", stages,
-                                                          "--eval-stages", stages, "--eval-split", split]))
+        pipeline.run_pipeline(pipeline.parse_flags(common + row.flags + ["--out", folder, "--seed", str(seed),
+                                                                         "--stages", stages, "--eval-stages", stages,
+                                                                         "--eval-split", split]))
 
     results = {}
     scores_file = pipeline.results_stem(split) + ".json"
@@ -56,7 +59,6 @@ def run_rows(rows, names, common, out, seed, label="demo", split="test"):
 
 def _scores(path, key):
     """The scores of stage `key` in a run's results file, None if it has none."""
-    import json
 
     if not os.path.isfile(path):
         return None

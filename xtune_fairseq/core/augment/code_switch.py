@@ -2,10 +2,12 @@
 
 import os
 import re
+from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 
+from xtune_fairseq.core.augment.registry import Augmentation, View, register_augmentation
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.text import open_text
 
@@ -123,3 +125,49 @@ class CodeSwitcher:
         if self.single_word_only and cands:
             cands = [c for c in cands if len(c.split()) == 1]
         return cands
+
+
+@dataclass
+class CodeSwitchFlags:
+    code_switch_dicts: str = field(
+        default="", metadata={"help": "comma-separated MUSE dictionaries en-XX.txt (XX = target language)"}
+    )
+    code_switch_ratio: float = field(default=0.3, metadata={"help": "probability that a word is switched"})
+
+
+@register_augmentation("cs")
+class CodeSwitch(Augmentation):
+    """Words switched by the task's CodeSwitcher (its dictionaries load once per task: A and A' share
+    it). QA: words overlapping the answer never switch (QAViewMaker.encode)."""
+
+    description = "code-switch: words replaced by a bilingual dictionary's translations (CS)"
+    flags = CodeSwitchFlags
+    storable = True
+    strength_flag = "code_switch_ratio"
+    settings = ("code_switch_ratio",)
+    setting_files = ("code_switch_dicts",)
+
+    def parts(self, task):
+        return {"switcher": task._switcher()}
+
+    def check_examples(self, task, examples):
+        task.warn_unswitchable(examples)
+
+    def equip(self, maker, switcher, translations):
+        if switcher is None:
+            raise InputError("code-switch augmentation (cs) needs --code-switch-dicts")
+
+    def sentence_view(self, maker, example, orig, rng):
+        texts = [" ".join(maker.switcher(t.split(), rng)[0]) for t in example.texts]
+        return View(maker.encode_texts(texts, None))
+
+    def words_view(self, maker, example, orig, rng):
+        # a switched word keeps its tag: the switcher never changes the word count
+        switched, _ = maker.switcher(example.words, rng)
+        if any(len(w.split()) != 1 for w in switched):
+            raise InputError(f"example {example.id}: code-switch produced a multi-word entry; tagging needs "
+                             "a single-word switcher")
+        return maker.encode_words(switched, None, example.id)
+
+    def qa_view(self, maker, example, orig, rng):
+        return maker.encode(example, switch_rng=rng)

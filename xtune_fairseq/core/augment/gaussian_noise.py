@@ -1,15 +1,52 @@
-"""Gaussian noise on input embeddings (paper 3.2.2), R3F-style."""
+"""Gaussian noise on input embeddings (paper 3.2.2), R3F-style: the kind (its flags and views) and
+its noise. A GN view is the unchanged input flagged `noise`; the criterion draws the noise of a
+batch's flagged rows here (views_noise), and the model (and R2's teacher) add it to the word
+embeddings."""
 
-import torch
+from dataclasses import dataclass, field, replace
+
+from xtune_fairseq.core.augment.registry import Augmentation, View, choice_enum, register_augmentation
 
 NOISE_KINDS = ("normal", "uniform")
 
 
-def embedding_noise(
-    shape, std: float, kind: str = "normal", generator: torch.Generator = None,
-    dtype=torch.float32, device=None,
-) -> torch.Tensor:
-    """Noise for token embeddings: N(0, std^2), or U(-std, std) for kind='uniform'."""
+@dataclass
+class GaussianNoiseFlags:
+    noise_std: float = field(default=1e-5, metadata={"help": "Gaussian noise scale on word embeddings"})
+    noise_kind: choice_enum(NOISE_KINDS) = field(
+        default="uniform",
+        metadata={"help": "noise distribution: uniform U(-std, std) (the authors' default, as R3F) or normal"},
+    )
+
+
+@register_augmentation("gn")
+class GaussianNoise(Augmentation):
+    description = "Gaussian noise on the word embeddings of the unchanged input (GN)"
+    flags = GaussianNoiseFlags
+    noise = True
+    strength_flag = "noise_std"
+
+    def sentence_view(self, maker, example, orig, rng):
+        return View(orig.ids, noise=True, word_of_token=orig.word_of_token)
+
+    def words_view(self, maker, example, orig, rng):
+        return View(orig.ids, noise=True, word_of_token=orig.word_of_token)
+
+    def qa_view(self, maker, example, orig, rng):
+        return replace(orig, noise=True)
+
+
+def views_noise(cfg, shape, rows):
+    """GN for a batch: noise of `shape` (rows, tokens, dim) on the rows whose flag in `rows` is set
+    (the views of a noise kind), with --noise-std and --noise-kind of the task config `cfg`."""
+    return rows_noise(shape, rows, cfg.noise_std, cfg.noise_kind)
+
+
+def embedding_noise(shape, std: float, kind: str = "normal", generator=None, dtype=None, device=None):
+    """Noise for token embeddings: N(0, std^2), or U(-std, std) for kind='uniform' (float32 by default)."""
+    import torch  # late: torch: start-up time
+
+    dtype = torch.float32 if dtype is None else dtype
     if kind == "normal":
         return torch.randn(shape, generator=generator, dtype=dtype, device=device) * std
     if kind == "uniform":
@@ -17,7 +54,7 @@ def embedding_noise(
     raise ValueError(f"noise kind must be one of {NOISE_KINDS}, got {kind!r}")
 
 
-def rows_noise(shape, rows: torch.Tensor, std: float, kind: str = "normal", dtype=torch.float32) -> torch.Tensor:
+def rows_noise(shape, rows, std: float, kind: str = "normal", dtype=None):
     """Noise of `shape` (batch, time, dim) on the rows where `rows` is true, zero elsewhere."""
     noise = embedding_noise(shape, std, kind, dtype=dtype, device=rows.device)
     return noise * rows.to(noise.dtype).view(-1, *([1] * (len(shape) - 1)))

@@ -7,10 +7,12 @@ Translated text is fixed: a view of a translation is never re-sampled by MT itse
 no sampled pieces), so a teacher cache can hold its predictions. No fairseq import.
 """
 
+from dataclasses import replace
 from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from xtune_fairseq.core.augment.registry import Augmentation, View, get_augmentation, register_augmentation
 from xtune_fairseq.core.errors import InputError
 
 # what a row's R1 partner (A* / A') is made from
@@ -54,8 +56,43 @@ def partner_source(augment_kind: str, partner_kind: str, is_aug: bool, translate
     words (tagging: a tag per word; QA: windows of the translated context) is compared with a view
     of the translation; every other row with a view of the original example (classification
     compares a translation with A'(x) of its source sentence)."""
-    if is_aug and partner_kind == "mt" and augment_kind == "mt":
+    if is_aug and get_augmentation(partner_kind).translates and get_augmentation(augment_kind).translates:
         return PARTNER_IS_ORIGINAL
     if translated and translation_has_own_views:
         return PARTNER_OF_TRANSLATION
     return PARTNER_OF_EXAMPLE
+
+
+@register_augmentation("mt")
+class MachineTranslation(Augmentation):
+    """One of the example's translations (the task reads them once: A and A' share the table)."""
+
+    description = "machine translation: a translate-train sentence of the example (MT)"
+    fixed_input = True
+    translates = True
+    storable = True
+    data_files = ("meta/translations.jsonl",)
+
+    def parts(self, task):
+        return {"translations": task.read_translations()}
+
+    def equip(self, maker, switcher, translations):
+        maker.translations = Translations(translations, maker.translations_command)
+
+    def check_covers(self, maker, example_ids, what):
+        maker.translations.check_covers(example_ids, what)
+
+    def sentence_view(self, maker, example, orig, rng):
+        k, translation = maker.translations.draw(example.id, rng)
+        return View(maker.encode_texts(translation.texts, None), translation=k)
+
+    def words_view(self, maker, example, orig, rng):
+        k, translation = maker.translations.draw(example.id, rng)
+        view = maker.encode_words(translation.words, None, translation.id)
+        return replace(view, translation=k, translation_words=tuple(translation.words))
+
+    def qa_view(self, maker, example, orig, rng):
+        k, translation = maker.translations.draw(example.id, rng)
+        if (example.id, k) not in maker.fixed_views:  # a translation is fixed text: encode it once
+            maker.fixed_views[example.id, k] = replace(maker.encode(translation), translation=k)
+        return maker.fixed_views[example.id, k]

@@ -10,11 +10,13 @@ sentencepiece's `nbest_size=-1, alpha=a` sampling does.
 import math
 from array import array
 from bisect import bisect_right
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from xtune_fairseq.core.augment.registry import Augmentation, View, register_augmentation
 from xtune_fairseq.core.xlmr_dir import load_sentencepiece
 
 WORD_BOUNDARY = "\u2581"
@@ -157,3 +159,31 @@ class SubwordSampler:
         if self._lattice(surface) is not None:
             found.update(piece for edges in self._edges(surface) for _, piece, _ in edges)
         return found
+
+
+@dataclass
+class SubwordSamplingFlags:
+    subword_alpha: float = field(default=0.3, metadata={"help": "subword sampling smoothing alpha"})
+    subword_nbest: int = field(default=-1, metadata={"help": "subword sampling n-best size (-1: all)"})
+    subword_ratio: float = field(default=0.3, metadata={"help": "probability that a word is resampled"})
+
+
+@register_augmentation("ss")
+class SubwordSampling(Augmentation):
+    """Words re-segmented by the task's SubwordSampler (built from these flags, shared by every kind
+    for the words' best segmentations)."""
+
+    description = "subword sampling: words re-segmented by sentencepiece sampling (SS)"
+    flags = SubwordSamplingFlags
+    storable = True
+    strength_flag = "subword_ratio"
+    settings = ("subword_alpha", "subword_nbest", "subword_ratio")
+
+    def sentence_view(self, maker, example, orig, rng):
+        return View(maker.encode_texts(example.texts, rng))
+
+    def words_view(self, maker, example, orig, rng):
+        return maker.encode_words(example.words, rng, example.id)
+
+    def qa_view(self, maker, example, orig, rng):
+        return maker.encode(example, sample_rng=rng)

@@ -21,6 +21,7 @@ import re
 from enum import Enum
 from typing import Mapping, Optional
 
+from xtune_fairseq.core.augment.registry import AUGMENTATION_REGISTRY, get_augmentation
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import OutputDir
 from xtune_fairseq.core.ownership import file_sha256
@@ -29,8 +30,8 @@ VIEWS = "views"
 INFO = "views.json"
 FORMAT = 1
 AUGMENTED, PARTNER = "augmented", "partner"  # A on rows n.., A* / A' on every row
-# kinds whose views are sampled or tokenized, so worth storing; none and gn reuse the original ids
-STORED_KINDS = ("ss", "cs", "mt")
+# the kinds whose views are worth storing are `storable` (sampled or tokenized: ss, cs, mt); none, gn
+# and dropout reuse the original ids
 
 
 class _Names(frozenset):
@@ -44,14 +45,14 @@ VIEWS_DIR = OutputDir("a views folder written by xtune-preprocess views", INFO,
                       _Names({INFO, "translations.bin", "translations.idx", "translations.words.bin",
                               "translations.words.idx", "translations.first.npy"}), ".tmp-xtune-views-")
 
-# the task flags that decide the drawn views (others, e.g. --noise-std, act in the model)
+# the task flags that decide the drawn views (others, e.g. --noise-std, act in the model), besides
+# each kind's `settings` and `setting_files`
 ALWAYS = ("seed", "data_augmentation", "r1_augmentation", "max_positions", "init_token", "separator_token")
-WHEN_KIND = {"ss": ("subword_alpha", "subword_nbest", "subword_ratio"), "cs": ("code_switch_ratio",)}
-VIEW_SETTINGS = ALWAYS + tuple(n for names in WHEN_KIND.values() for n in names) + ("augmented_ratio",
-                                                                                  "code_switch_dicts")
-# the data files views are drawn from; the sentencepiece model and dict.txt make every view's ids
+VIEW_SETTINGS = ALWAYS + tuple(n for a in AUGMENTATION_REGISTRY.values() for n in a.settings) + (
+    "augmented_ratio",) + tuple(n for a in AUGMENTATION_REGISTRY.values() for n in a.setting_files)
+# the data files views are drawn from; the sentencepiece model and dict.txt make every view's ids (and
+# each kind's `data_files`: MT's translations)
 DATA_FILES = ("meta/train.jsonl", "sentencepiece.bpe.model", "input0/dict.txt")
-TRANSLATIONS_FILE = "meta/translations.jsonl"
 
 
 def views_dir(data_dir: str, name: str) -> str:
@@ -73,26 +74,34 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def stores_choice(kind: str) -> bool:
+    """Whether a role's views are stored as the fixed input each row chose (MT: which translation),
+    the inputs themselves once, rather than as token ids per row."""
+    return bool(kind) and get_augmentation(kind).fixed_input
+
+
 def fingerprint(kind: str, settings: Mapping, data_dir: str) -> dict:
     """{flag or data file: value or sha256} of everything a run's drawn views depend on.
 
-    settings: the task's flag values by attribute name (ALWAYS, WHEN_KIND, augmented_ratio,
-    code_switch_dicts). A flag that cannot change the views of these kinds is left out, so it may
-    differ freely (e.g. --subword-alpha under code-switch)."""
+    settings: the task's flag values by attribute name (VIEW_SETTINGS). A flag that cannot change the
+    views of these kinds is left out, so it may differ freely (e.g. --subword-alpha under code-switch)."""
     settings = {k: v.value if isinstance(v, Enum) else v for k, v in settings.items()}  # fairseq's ChoiceEnum
-    kinds = {settings["data_augmentation"], settings["r1_augmentation"]}
+    kinds = [get_augmentation(k) for k in sorted({settings["data_augmentation"], settings["r1_augmentation"]})]
     names = [n for n in ALWAYS if settings.get(n) is not None]
-    if settings["data_augmentation"] != "none":  # which rows are copied
+    if get_augmentation(settings["data_augmentation"]).makes_views:  # which rows are copied
         names.append("augmented_ratio")
-    names += [n for k in sorted(kinds) for n in WHEN_KIND.get(k, ())]
+    names += [n for a in kinds for n in a.settings]
     out = {"task kind": kind, **{flag(n): settings[n] for n in names}}
-    if "cs" in kinds:  # contents and order, not paths: a moved dictionary is the same one
-        out["--code-switch-dicts"] = [file_sha256(p) for p in settings["code_switch_dicts"].split(",") if p]
-    files = DATA_FILES + ((TRANSLATIONS_FILE,) if "mt" in kinds else ())
+    for n in (n for a in kinds for n in a.setting_files):  # contents and order, not paths: a moved file is the same one
+        out[flag(n)] = [file_sha256(p) for p in settings[n].split(",") if p]
+    files = DATA_FILES + tuple(f for a in kinds for f in a.data_files)
     for rel in files:
         path = os.path.join(data_dir, rel)
         out[rel] = file_sha256(path) if os.path.isfile(path) else None
     return out
+
+
+FILE_FLAGS = {flag(n) for a in AUGMENTATION_REGISTRY.values() for n in a.setting_files}
 
 
 def check_fingerprint(folder: str, recorded: Mapping, expected: Mapping) -> None:
@@ -101,8 +110,8 @@ def check_fingerprint(folder: str, recorded: Mapping, expected: Mapping) -> None
         was, now = recorded.get(key), expected.get(key)
         if was == now:
             continue
-        if key == "--code-switch-dicts":
-            why = "views drawn with other --code-switch-dicts (contents or order differ from this run's)"
+        if key in FILE_FLAGS:
+            why = f"views drawn with other {key} (contents or order differ from this run's)"
         elif key.startswith("--") or key == "task kind":
             why = f"views drawn with {key} {_shown(was)}, this run has {_shown(now)}"
         else:
@@ -122,7 +131,7 @@ def disk_bytes(folder: str, epochs: int, roles: Mapping[str, str]) -> dict:
         return sum(os.path.getsize(os.path.join(where, f)) for f in os.listdir(where) if f.startswith(stem + "."))
 
     out = {role: sum(size(role_prefix(folder, e, role)) for e in range(1, epochs + 1)) // epochs for role in roles}
-    if "mt" in roles.values():
+    if any(stores_choice(k) for k in roles.values()):
         out["translations (once)"] = size(translations_prefix(folder))
     return out
 

@@ -1,6 +1,7 @@
 """Per-language scores, their average and the cross-lingual transfer gap (paper Table 9)."""
 
 from typing import Dict, List, Sequence
+import statistics
 
 
 def per_language_accuracy(langs: Sequence[str], preds: Sequence[int], golds: Sequence[int]) -> Dict[str, float]:
@@ -45,7 +46,6 @@ def format_score(v, std=None):
 
 def aggregate(runs: Sequence[Dict[str, object]]) -> Dict[str, object]:
     """Mean and (sample) standard deviation over runs of one setting, e.g. several seeds."""
-    import statistics
 
     def stats(values):
         values = [v for v in values if v is not None]

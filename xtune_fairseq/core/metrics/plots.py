@@ -3,14 +3,14 @@
 from typing import Dict
 
 from xtune_fairseq.core.files import atomic_open
+import numpy as np
 
 
 def bar_chart(results: Dict[str, dict], path: str, title: str = "accuracy per language") -> str:
-    import matplotlib
+    import matplotlib  # late: optional, slow to import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+    import matplotlib.pyplot as plt  # late: optional, slow to import
 
     runs = list(results)
     langs = sorted({lang for r in results.values() for lang in r["per_language"]}) + ["avg"]
@@ -40,10 +40,10 @@ def bar_chart(results: Dict[str, dict], path: str, title: str = "accuracy per la
 
 def representation_plot(points, labels, langs, links, path: str, title: str) -> str:
     """Points coloured by label, marked by language, with grey lines joining translations."""
-    import matplotlib
+    import matplotlib  # late: optional, slow to import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # late: optional, slow to import
 
     markers = ["o", "^", "s", "D", "v", "P", "X", "*"]
     fig, ax = plt.subplots(figsize=(6.4, 5.2))

@@ -15,7 +15,7 @@ def project_2d(x: np.ndarray, method: str = "tsne", seed: int = 1) -> np.ndarray
     if method == "pca":
         return pca_2d(x)
     if method == "tsne":
-        from sklearn.manifold import TSNE
+        from sklearn.manifold import TSNE  # late: optional, slow to import
 
         perplexity = max(2.0, min(30.0, (len(x) - 1) / 3))
         return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)

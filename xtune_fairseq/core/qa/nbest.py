@@ -80,7 +80,7 @@ def best_span_overlap(start_logits, end_logits, gold_start, gold_end, max_answer
     highest start + end logit) and its token overlap with the gold span, as (overlap, predicted
     length, gold length): the summable parts of a token-level F1 used to select checkpoints during
     training (the official SQuAD F1 compares answer texts merged over windows: xtune-evaluate)."""
-    import torch
+    import torch  # late: torch: start-up time
 
     width = start_logits.size(-1)
     pos = torch.arange(width, device=start_logits.device)

@@ -11,9 +11,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from xtune_fairseq.core.augment.machine_translation import Translations
-from xtune_fairseq.core.augment.registry import AUGMENTATIONS
-from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.augment.registry import get_augmentation
 from xtune_fairseq.core.qa.consistency_masks import aligned_positions, pair_windows
 from xtune_fairseq.core.qa.squad import QAExample
 from xtune_fairseq.core.qa.windows import Window, make_windows, split_words
@@ -39,25 +37,23 @@ def answer_span(example: QAExample) -> Optional[Tuple[int, int]]:
 class QAViewMaker:
     """Makes views of an example: words, pieces (best or sampled), code-switch, windows.
 
-    kind: one of AUGMENTATIONS. Code-switch never touches a word that overlaps the answer,
-    so the gold span still covers the same characters; the question may be switched.
+    kind: a registered augmentation's name; its object makes the views (qa_view) with `encode`.
+    Code-switch never touches a word that overlaps the answer, so the gold span still covers the
+    same characters; the question may be switched.
     """
+
+    translations_command = "xtune-preprocess --kind qa --translations"  # what makes the translations (MT)
 
     def __init__(self, kind, sampler, max_length, doc_stride, max_query_length, switcher=None,
                  translations: Optional[Dict[str, List[QAExample]]] = None):
-        if kind not in AUGMENTATIONS:
-            raise InputError(f"unknown augmentation {kind!r}; expected one of {AUGMENTATIONS}")
-        if kind == "cs" and switcher is None:
-            raise InputError("code-switch augmentation (cs) needs --code-switch-dicts")
-        self.kind, self.sampler, self.switcher = kind, sampler, switcher
-        self.translations = (Translations(translations, "xtune-preprocess --kind qa --translations")
-                             if kind == "mt" else None)
+        self.augmentation = get_augmentation(kind)
+        self.kind, self.sampler, self.switcher, self.translations = self.augmentation.name, sampler, switcher, None
+        self.augmentation.equip(self, switcher, translations)
         self.max_length, self.doc_stride, self.max_query_length = max_length, doc_stride, max_query_length
-        self._translated: Dict[Tuple[str, int], QAView] = {}
+        self.fixed_views: Dict[Tuple[str, int], QAView] = {}  # views of fixed inputs (translations), encoded once
 
     def check_covers(self, examples: Sequence[QAExample]) -> None:
-        if self.kind == "mt":
-            self.translations.check_covers([ex.id for ex in examples], "training questions")
+        self.augmentation.check_covers(self, [ex.id for ex in examples], "training questions")
 
     def encode(self, example: QAExample, sample_rng=None, switch_rng=None) -> QAView:
         """The example's view: subword sampling with sample_rng, code-switch with switch_rng."""
@@ -81,18 +77,7 @@ class QAViewMaker:
 
     def __call__(self, example: QAExample, orig: QAView, rng: np.random.Generator) -> QAView:
         """A view of `example`, whose best-segmented view is `orig`."""
-        if self.kind == "none":
-            return orig
-        if self.kind == "gn":
-            return dataclasses.replace(orig, noise=True)
-        if self.kind == "ss":
-            return self.encode(example, sample_rng=rng)
-        if self.kind == "cs":
-            return self.encode(example, switch_rng=rng)
-        k, translation = self.translations.draw(example.id, rng)
-        if (example.id, k) not in self._translated:  # a translation is fixed text: encode it once
-            self._translated[example.id, k] = dataclasses.replace(self.encode(translation), translation=k)
-        return self._translated[example.id, k]
+        return self.augmentation.qa_view(self, example, orig, rng)
 
 
 def count_windows(examples: Sequence[QAExample], maker: QAViewMaker) -> int:

@@ -5,11 +5,14 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
+from xtune_fairseq.core.augment.gaussian_noise import views_noise
+from xtune_fairseq.core.batch import Batch, Partner
 from xtune_fairseq.core.consistency import masked_sum, teacher_hard_ce, teacher_kl
 from xtune_fairseq.core.data.targets import IGNORE, items
 from xtune_fairseq.core.errors import InputError, NonFiniteLoss
@@ -66,7 +69,7 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         # a plain attribute, not a submodule: the teacher stays out of state_dict and DDP
         self._teacher = Teacher.load(cfg.teacher_path, task, self.padding_idx) if cfg.r2_lambda > 0 else None
 
-    def forward(self, model, sample, reduce=True):
+    def forward(self, model, sample: Batch, reduce=True):
         """Every task kind predicts (rows, items, labels) logits with a (rows, items) mask of real items:
         one item per sentence (classification), per word (tagging) or start and end (QA). The returned
         loss is divided by fairseq's sample_size, the number of labelled items."""
@@ -80,7 +83,7 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         noise = None
         if model.training and noise_rows is not None and bool(noise_rows.any()):
             dim = model.encoder.sentence_encoder.embed_tokens.embedding_dim
-            noise = self.task.embedding_noise((view["src_tokens"].size(0), view["src_tokens"].size(1), dim), noise_rows)
+            noise = views_noise(self.task.cfg, (view["src_tokens"].size(0), view["src_tokens"].size(1), dim), noise_rows)
         logits, valid = self.task.predictions(model, view, noise)
         logits_in, valid_in = logits[:batch], valid[:batch]
         n_labels = logits.size(-1)
@@ -126,7 +129,7 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         logging_output.update(self._per_language(sample.get("lang"), correct, labelled, f1))
         return loss, sample_size, logging_output
 
-    def _r2(self, sample, noise, logits, valid):
+    def _r2(self, sample: Batch, noise, logits, valid):
         """R2 summed over its items (the augmented copies' items, or every row's), and their number."""
         t_logits = self._teacher.predictions(sample, noise, like=logits)
         rows = valid
@@ -215,8 +218,6 @@ def _average_accuracy(meters):
 
 def _global_sums(counts, device):
     """counts summed over data-parallel ranks (as they are where there is one process)."""
-    import torch.distributed as dist
-
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return [float(c) for c in counts]
     t = torch.tensor(counts, dtype=torch.float64, device=device)
@@ -245,7 +246,7 @@ def _cat_padded(a: torch.Tensor, b: torch.Tensor, pad: int) -> torch.Tensor:
     return torch.cat([a, b])
 
 
-def _cat_views(view: dict, partner: dict, pad: int) -> dict:
+def _cat_views(view: dict, partner: Partner, pad: int) -> dict:
     out = {"src_tokens": _cat_padded(view["src_tokens"], partner["src_tokens"], pad)}
     if "word_of_token" in view:
         out["word_of_token"] = _cat_padded(view["word_of_token"], partner["word_of_token"], NO_WORD)

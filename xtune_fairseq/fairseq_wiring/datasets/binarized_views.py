@@ -2,8 +2,8 @@
 the training dataset's own `drawn_views`, the very code a run draws them with online, and stores
 them in fairseq indexed datasets; the reader gives a row's stored view back by row index.
 
-MT views are not stored per epoch: every translation is binarized once (with the view maker's own
-`translated`), and an epoch stores which translation each row drew."""
+MT views (fixed inputs: `stores_choice`) are not stored per epoch: every translation is binarized once
+(with the view maker itself), and an epoch stores which translation each row drew."""
 
 import logging
 import multiprocessing
@@ -16,7 +16,7 @@ from fairseq.data import indexed_dataset
 
 from xtune_fairseq.fairseq_wiring.datasets.view_rows import INPUT_STREAM, PARTNER_STREAM
 from xtune_fairseq.core.data.views_layout import (
-    AUGMENTED, PARTNER, STORED_KINDS, check_fingerprint, read_views_info, role_prefix, translations_prefix, views_dir,
+    AUGMENTED, PARTNER, check_fingerprint, read_views_info, role_prefix, stores_choice, translations_prefix, views_dir,
 )
 from xtune_fairseq.core.errors import InputError
 
@@ -26,7 +26,7 @@ WORDS_DTYPE = np.int16  # word index per token, -1 for none (sentences have far 
 
 
 def _files(prefix: str, kind: str, word_maps: bool):
-    if kind == "mt":
+    if stores_choice(kind):
         return [prefix + ".translation.npy"]
     exts = (".bin", ".idx") + ((".words.bin", ".words.idx") if word_maps else ())
     return [prefix + e for e in exts]
@@ -41,7 +41,7 @@ class BinarizedViews:
         self._open, self._open_epoch, self._told = {}, None, False
         needed = [f for e in range(1, self.epochs + 1) for role, kind in self.roles.items()
                   for f in _files(role_prefix(folder, e, role), kind, self.word_maps)]
-        if "mt" in self.roles.values():
+        if any(stores_choice(k) for k in self.roles.values()):
             fixed = translations_prefix(folder)
             needed += [fixed + ".first.npy"] + _files(fixed, "", self.word_maps)
         missing = [f for f in needed if not os.path.isfile(f)]
@@ -69,7 +69,7 @@ class BinarizedViews:
         if epoch != self._open_epoch:  # one epoch's maps open at a time: earlier epochs are done
             self._open, self._open_epoch = {}, epoch
         at = index - self.n_original if role == AUGMENTED else index
-        if self.roles[role] != "mt":
+        if not stores_choice(self.roles[role]):
             return (*self._row(role_prefix(self.folder, epoch, role), at), None)
         k = int(self._file(role_prefix(self.folder, epoch, role) + ".translation.npy")[at])
         if k < 0:
@@ -120,7 +120,7 @@ def open_views(data_dir: str, name: str, expected: dict, dataset) -> BinarizedVi
 def stored_roles(dataset) -> dict:
     """{role: kind} of the training rows' views worth storing (sampled or tokenized)."""
     makers = {AUGMENTED: dataset.augment, PARTNER: dataset.partner}
-    return {role: str(m.kind) for role, m in makers.items() if m is not None and m.kind in STORED_KINDS}
+    return {role: str(m.kind) for role, m in makers.items() if m is not None and m.augmentation.storable}
 
 
 class _Chosen:
@@ -137,13 +137,13 @@ class _RoleWriter:
     def __init__(self, prefix: str, kind: str, vocab_size: int, word_maps: bool, translations=None):
         self.prefix, self.kind, self.translations = prefix, kind, translations
         self.chosen, self.ids, self.words = [], None, None
-        if kind != "mt":
+        if not stores_choice(kind):
             self.ids = indexed_dataset.make_builder(prefix + ".bin", "mmap", vocab_size=vocab_size)
             if word_maps:
                 self.words = indexed_dataset.MMapIndexedDatasetBuilder(prefix + ".words.bin", dtype=WORDS_DTYPE)
 
     def add(self, view, src: int) -> None:
-        if self.kind == "mt":
+        if stores_choice(self.kind):
             k = -1 if view.translation is None else view.translation
             if k >= 0 and self.translations.read_translation(src, k) != view.ids:
                 raise RuntimeError(f"{self.prefix}: row of example {src}: translation {k} differs from its stored view")
@@ -154,7 +154,7 @@ class _RoleWriter:
             self.words.add_item(torch.tensor(view.word_of_token, dtype=torch.long))
 
     def finish(self) -> None:
-        if self.kind == "mt":
+        if stores_choice(self.kind):
             np.save(self.prefix + ".translation.npy", np.array(self.chosen, dtype=np.int32))
             return
         self.ids.finalize(self.prefix + ".idx")
@@ -182,7 +182,7 @@ def write_translations(dataset, maker, folder: str, vocab_size: int, word_maps: 
             continue
         first[src] = row
         for k in range(len(maker.translations[example.id])):
-            out.add(maker.translated(example, _Chosen(k)), src)
+            out.add(maker(example, None, _Chosen(k)), src)
             row += 1
     out.finish()
     np.save(prefix + ".first.npy", first)
@@ -191,7 +191,7 @@ def write_translations(dataset, maker, folder: str, vocab_size: int, word_maps: 
 def write_epoch(dataset, folder: str, epoch: int, roles: dict, vocab_size: int, word_maps: bool) -> None:
     """One epoch's stored views, drawn by dataset.drawn_views for every row."""
     os.makedirs(os.path.join(folder, f"epoch{epoch}"))
-    translations = _Translations(folder) if "mt" in roles.values() else None
+    translations = _Translations(folder) if any(stores_choice(k) for k in roles.values()) else None
     writers = {role: _RoleWriter(role_prefix(folder, epoch, role), kind, vocab_size, word_maps, translations)
                for role, kind in roles.items()}
     dataset.set_epoch(epoch)
@@ -226,7 +226,7 @@ def write_views(dataset, folder: str, epochs: int, vocab_size: int, workers: int
     global _JOB
     roles = stored_roles(dataset)
     word_maps = len(dataset.originals) > 0 and dataset.originals[0].word_of_token is not None
-    mt = [m for m in (dataset.augment, dataset.partner) if m is not None and m.kind == "mt"]
+    mt = [m for m in (dataset.augment, dataset.partner) if m is not None and m.augmentation.fixed_input]
     if mt:
         write_translations(dataset, mt[0], folder, vocab_size, word_maps)
     if workers <= 1 or epochs == 1:

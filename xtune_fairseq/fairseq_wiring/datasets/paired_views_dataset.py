@@ -18,6 +18,7 @@ from fairseq.data import FairseqDataset, data_utils
 
 from xtune_fairseq.core.augment.machine_translation import PARTNER_IS_ORIGINAL, PARTNER_OF_TRANSLATION, partner_source
 from xtune_fairseq.core.augment.views import View, ViewMaker
+from xtune_fairseq.core.batch import Batch, NetInput, Partner
 from xtune_fairseq.core.data.compact_rows import IntLists
 from xtune_fairseq.core.data.tagged import TaggedSentence
 from xtune_fairseq.core.data.targets import IGNORE
@@ -167,22 +168,23 @@ class PairedViewsDataset(ViewRowsDataset):
             return cache["translations"][int(cache["translation_first"][src]) + translation]
         return None
 
-    def collater(self, samples: List[dict]):
+    def collater(self, samples: List[dict]) -> Batch:
+        """The rows' Batch (core/batch.py); {} for no rows, as fairseq's empty batch."""
         if not samples:
             return {}
         src = [s["source"] for s in samples]
-        batch = {
-            "id": torch.tensor([s["id"] for s in samples]),
-            "nsentences": len(samples),
-            "ntokens": sum(int(t.numel()) for t in src),
-            "net_input": {
-                "src_tokens": data_utils.collate_tokens(src, self.pad_idx),
-                "src_lengths": torch.tensor([t.numel() for t in src]),
-            },
-            "noise": torch.tensor([s["noise"] for s in samples]),
-            "is_aug": torch.tensor([s["is_aug"] for s in samples]),
-            "lang": torch.stack([s["lang"] for s in samples]),
-        }
+        batch = Batch(
+            id=torch.tensor([s["id"] for s in samples]),
+            nsentences=len(samples),
+            ntokens=sum(int(t.numel()) for t in src),
+            net_input=NetInput(
+                src_tokens=data_utils.collate_tokens(src, self.pad_idx),
+                src_lengths=torch.tensor([t.numel() for t in src]),
+            ),
+            noise=torch.tensor([s["noise"] for s in samples]),
+            is_aug=torch.tensor([s["is_aug"] for s in samples]),
+            lang=torch.stack([s["lang"] for s in samples]),
+        )
         cached = [s["teacher_logits"] is not None for s in samples]
         if any(cached):  # rows without a cached prediction are filled in by the teacher online
             like = next(s["teacher_logits"] for s in samples if s["teacher_logits"] is not None)
@@ -195,10 +197,10 @@ class PairedViewsDataset(ViewRowsDataset):
         if samples[0]["word_of_token"] is not None:
             batch["net_input"]["word_of_token"] = data_utils.collate_tokens([s["word_of_token"] for s in samples], NO_WORD)
         if "partner" in samples[0]:
-            batch["partner"] = {
-                "src_tokens": data_utils.collate_tokens([s["partner"] for s in samples], self.pad_idx),
-                "noise": torch.tensor([s["partner_noise"] for s in samples]),
-            }
+            batch["partner"] = Partner(
+                src_tokens=data_utils.collate_tokens([s["partner"] for s in samples], self.pad_idx),
+                noise=torch.tensor([s["partner_noise"] for s in samples]),
+            )
             if samples[0]["partner_word_of_token"] is not None:
                 batch["partner"]["word_of_token"] = data_utils.collate_tokens(
                     [s["partner_word_of_token"] for s in samples], NO_WORD)

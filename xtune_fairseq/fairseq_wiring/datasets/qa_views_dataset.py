@@ -16,6 +16,7 @@ import torch
 from fairseq.data import data_utils
 
 from xtune_fairseq.core.augment.machine_translation import PARTNER_IS_ORIGINAL, PARTNER_OF_TRANSLATION, partner_source
+from xtune_fairseq.core.batch import Batch, NetInput, Partner
 from xtune_fairseq.core.data.targets import IGNORE
 from xtune_fairseq.fairseq_wiring.datasets.view_rows import INPUT_STREAM, PARTNER_STREAM, ViewRowsDataset
 from xtune_fairseq.core.qa.nbest import best_answer
@@ -91,38 +92,39 @@ class QAViewsDataset(ViewRowsDataset):
             item["aligned"] = alignment(window, view.changed, pw, pv.changed)
         return item
 
-    def collater(self, samples: List[dict]):
+    def collater(self, samples: List[dict]) -> Batch:
+        """The rows' Batch (core/batch.py); {} for no rows, as fairseq's empty batch."""
         if not samples:
             return {}
         src = [s["source"] for s in samples]
         # both views padded to one width: R2's teacher sees the input view alone, and its position
         # axis must match that of the student's input rows, which run in one batch with the partners
         width = max(int(t.numel()) for s in samples for t in (s["source"], s.get("partner", s["source"])))
-        batch = {
-            "id": torch.tensor([s["id"] for s in samples]),
-            "nsentences": len(samples),
-            "ntokens": sum(int(t.numel()) for t in src),
-            "net_input": {
-                "src_tokens": data_utils.collate_tokens(src, self.pad_idx, pad_to_length=width),
-                "src_lengths": torch.tensor([t.numel() for t in src]),
-            },
-            "noise": torch.tensor([s["noise"] for s in samples]),
-            "is_aug": torch.tensor([s["is_aug"] for s in samples]),
-            "lang": torch.stack([s["lang"] for s in samples]),
-            "target": torch.stack([s["target"] for s in samples]),
-        }
+        batch = Batch(
+            id=torch.tensor([s["id"] for s in samples]),
+            nsentences=len(samples),
+            ntokens=sum(int(t.numel()) for t in src),
+            net_input=NetInput(
+                src_tokens=data_utils.collate_tokens(src, self.pad_idx, pad_to_length=width),
+                src_lengths=torch.tensor([t.numel() for t in src]),
+            ),
+            noise=torch.tensor([s["noise"] for s in samples]),
+            is_aug=torch.tensor([s["is_aug"] for s in samples]),
+            lang=torch.stack([s["lang"] for s in samples]),
+            target=torch.stack([s["target"] for s in samples]),
+        )
         if "partner" in samples[0]:
             a = data_utils.collate_tokens([torch.tensor(s["aligned"][0]) for s in samples], -1)
             b = data_utils.collate_tokens([torch.tensor(s["aligned"][1]) for s in samples], -1)
-            batch["partner"] = {
-                "src_tokens": data_utils.collate_tokens([s["partner"] for s in samples], self.pad_idx,
-                                                        pad_to_length=width),
-                "noise": torch.tensor([s["partner_noise"] for s in samples]),
+            batch["partner"] = Partner(
+                src_tokens=data_utils.collate_tokens([s["partner"] for s in samples], self.pad_idx,
+                                                     pad_to_length=width),
+                noise=torch.tensor([s["partner_noise"] for s in samples]),
                 # positions of the input and the partner window holding the same token; mask False = padding
-                "aligned_input": a.clamp(min=0),
-                "aligned_partner": b.clamp(min=0),
-                "aligned_mask": a >= 0,
-            }
+                aligned_input=a.clamp(min=0),
+                aligned_partner=b.clamp(min=0),
+                aligned_mask=a >= 0,
+            )
         return batch
 
     def answers(self, logits_of_row: Dict[int, np.ndarray], n_best_size: int, max_answer_length: int) -> List[str]:

@@ -1,6 +1,6 @@
-"""What the three xTune task kinds share: the flags of xTune's views (A, A*, A', their ratios,
-subword sampling, code-switching, Gaussian noise, translations), the data order, the labels and
-languages read from `xtune.json`, and building the model. `xtune_classification`,
+"""What the three xTune task kinds share: the flags of xTune's views (A, A*, A', their ratios, and
+each augmentation's own flags from its module: core/augment/registry.py), the data order, the labels
+and languages read from `xtune.json`, and building the model. `xtune_classification`,
 `xtune_sequence_labeling` and `xtune_span_extraction` are siblings built on `XtuneTask`; each
 adds only what its kind needs (its rows, its predictions, its head)."""
 
@@ -12,15 +12,16 @@ from typing import Optional, Tuple
 
 import numpy as np
 from fairseq.data import Dictionary, SortDataset, data_utils
+from fairseq import models
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask
 from omegaconf import II, MISSING, OmegaConf, open_dict
 
 from xtune_fairseq.core.augment.code_switch import CodeSwitcher, dictionary_language, load_muse_dictionaries, unmatched
-from xtune_fairseq.core.augment.gaussian_noise import NOISE_KINDS, rows_noise
-from xtune_fairseq.core.augment.registry import AUGMENTATIONS
+from xtune_fairseq.core.augment.registry import AUGMENTATIONS, flag_classes, get_augmentation
 from xtune_fairseq.core.augment.subword_sampling import SubwordSampler
 from xtune_fairseq.core.augment.views import ViewMaker
+from xtune_fairseq.core.batch import Batch
 from xtune_fairseq.core.consistency import masked_sum, symmetric_kl
 from xtune_fairseq.fairseq_wiring.datasets.binarized_views import open_views
 from xtune_fairseq.core.data.prepared import TASK_OF_KIND, TRANSLATIONS, meta_path, read_data_info, read_translation_table
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class XtuneTaskConfig(FairseqDataclass):
+class _XtuneViewsConfig(FairseqDataclass):
     # fairseq's sentence_prediction flags the xTune tasks use (same names, defaults and order)
     data: str = field(default=MISSING, metadata={"help": "path to data directory"})
     num_classes: int = field(default=-1, metadata={"help": "number of classes or regression targets"})
@@ -54,18 +55,12 @@ class XtuneTaskConfig(FairseqDataclass):
         default="none",
         metadata={"help": "A* (stage 1) or A' (stage 2): the view each row is compared with by R1"},
     )
-    subword_alpha: float = field(default=0.3, metadata={"help": "subword sampling smoothing alpha"})
-    subword_nbest: int = field(default=-1, metadata={"help": "subword sampling n-best size (-1: all)"})
-    subword_ratio: float = field(default=0.3, metadata={"help": "probability that a word is resampled"})
-    code_switch_dicts: str = field(
-        default="", metadata={"help": "comma-separated MUSE dictionaries en-XX.txt (XX = target language)"}
-    )
-    code_switch_ratio: float = field(default=0.3, metadata={"help": "probability that a word is switched"})
-    noise_std: float = field(default=1e-5, metadata={"help": "Gaussian noise scale on word embeddings"})
-    noise_kind: ChoiceEnum(NOISE_KINDS) = field(
-        default="uniform",
-        metadata={"help": "noise distribution: uniform U(-std, std) (the authors' default, as R3F) or normal"},
-    )
+
+
+# Each augmentation's own flags (its `flags` dataclass: subword sampling, code-switch, Gaussian noise)
+# follow A, A' and the ratio: a dataclass lists the fields of its bases last base first, hence reversed.
+@dataclass
+class XtuneTaskConfig(*reversed(flag_classes()), _XtuneViewsConfig):
     sort_by_length: bool = field(
         default=False,
         metadata={"help": "batch training rows of similar length (less padding, faster on CPU); batches are "
@@ -87,11 +82,15 @@ class XtuneTask(FairseqTask):
 
     def __init__(self, cfg, data_dictionary, label_dictionary, info):
         FairseqTask.__init__(self, cfg)
-        self.dictionary = data_dictionary
-        self._label_dictionary = label_dictionary
-        self.info = info
-        self.languages = list(info["languages"])
-        self.label_names = list(info["labels"])
+        self.dictionary, self._label_dictionary, self.info = data_dictionary, label_dictionary, info
+        self.languages, self.label_names = list(info["languages"]), list(info["labels"])
+        # made when first needed (_encoding, read_translations, _switcher, _sampler), then shared by A and A'
+        self._shared_encoding: Optional[Tuple[TextEncoder, dict]] = None
+        self._translation_table = self._code_switcher = self._subword_sampler = None
+        self._switch_checked = False  # warn_unswitchable() has run
+        # set by R2's teacher (teacher.py): the --teacher-path file and the --teacher-cache's record of its teacher
+        self.teacher_checkpoint: Optional[str] = None
+        self.teacher_cache_record: Optional[dict] = None
 
     # --- setup: flags, the data's kind and labels, the dictionaries -------------------------------
 
@@ -192,11 +191,6 @@ class XtuneTask(FairseqTask):
 
     # --- xTune's views -------------------------------------------------------------------------------
 
-    def embedding_noise(self, shape, noise_rows):
-        """Gaussian-noise augmentation (GN) for a batch: noise of `shape` (rows, tokens, dim) on the
-        rows whose flag in `noise_rows` is set, with --noise-std and --noise-kind."""
-        return rows_noise(shape, noise_rows, self.cfg.noise_std, self.cfg.noise_kind)
-
     def uses_teacher_cache(self) -> bool:
         """Whether R2 reads the teacher's predictions of fixed inputs from --teacher-cache."""
         return False
@@ -208,26 +202,26 @@ class XtuneTask(FairseqTask):
     def _encoding(self) -> Tuple[TextEncoder, dict]:
         """(the TextEncoder, a memo of words' best-segmentation ids): one of each, shared by A, A' and
         the tagging task's originals, so that each word is segmented once."""
-        if getattr(self, "_shared_encoding", None) is None:
+        if self._shared_encoding is None:
             self._shared_encoding = (self._new_encoder(), {})
         return self._shared_encoding
 
     def view_maker(self, kind, examples):
-        if kind == "none":
+        """The maker of augmentation `kind`'s views of these training examples; None where it makes none."""
+        augmentation = get_augmentation(kind)
+        if not augmentation.makes_views:
             return None
         sampler = self._sampler()
         encoder, word_ids = self._encoding()
-        switcher = self._switcher() if kind == "cs" else None
-        if switcher:
-            self.warn_unswitchable(examples)
-        translations = self.read_translations() if kind == "mt" else None
-        maker = self.view_maker_class(kind, encoder, sampler, switcher, translations, word_ids=word_ids)
+        parts = augmentation.parts(self)  # what its views need (a switcher, translations), built once per task
+        augmentation.check_examples(self, examples)
+        maker = self.view_maker_class(kind, encoder, sampler, word_ids=word_ids, **parts)
         maker.check_covers([ex.id for ex in examples])
         return maker
 
     def warn_unswitchable(self, examples):
         """Once per task: a dictionary with no entry for any training word (e.g. a reversed one) switches nothing."""
-        if getattr(self, "_switch_checked", False):
+        if self._switch_checked:
             return
         self._switch_checked = True
         paths = {dictionary_language(p): p for p in self.cfg.code_switch_dicts.split(",") if p}
@@ -238,12 +232,12 @@ class XtuneTask(FairseqTask):
     def read_translations(self):
         """{training id: its translate-train rows}, read in the row shape of this task's kind; read
         once per task (A and A' share it: at XNLI's size the index takes about a minute to build)."""
-        if getattr(self, "_translation_table", None) is None:
+        if self._translation_table is None:
             self._translation_table = read_translation_table(meta_path(self.cfg.data, TRANSLATIONS), self.kind)
         return self._translation_table
 
     def _switcher(self):  # A and A' share one (large dictionaries load once)
-        if getattr(self, "_code_switcher", None) is None:
+        if self._code_switcher is None:
             if not self.cfg.code_switch_dicts:
                 raise InputError("--r1-augmentation/--data-augmentation cs needs --code-switch-dicts en-XX.txt,...")
             dicts = load_muse_dictionaries([p for p in self.cfg.code_switch_dicts.split(",") if p])
@@ -252,17 +246,15 @@ class XtuneTask(FairseqTask):
         return self._code_switcher
 
     def _sampler(self):
-        if getattr(self, "_subword_sampler", None) is None:
-            self._subword_sampler = SubwordSampler(
-                os.path.join(self.cfg.data, "sentencepiece.bpe.model"),
-                self.cfg.subword_alpha, self.cfg.subword_nbest, self.cfg.subword_ratio,
-            )
+        if self._subword_sampler is None:
+            self._subword_sampler = SubwordSampler(os.path.join(self.cfg.data, "sentencepiece.bpe.model"),
+                                                   self.cfg.subword_alpha, self.cfg.subword_nbest, self.cfg.subword_ratio)
         return self._subword_sampler
 
     # --- what the criterion asks of every kind -------------------------------------------------------
 
     @staticmethod
-    def r1(logits_a, logits_b, valid_a, valid_b, sample, stop_gradient=True):
+    def r1(logits_a, logits_b, valid_a, valid_b, sample: Batch, stop_gradient=True):
         """R1 summed over the items real in both views (aligned item by item), and their number."""
         both = valid_a & valid_b
         return masked_sum(symmetric_kl(logits_a, logits_b, stop_gradient=stop_gradient), both), both.sum()
@@ -279,8 +271,6 @@ class XtuneTask(FairseqTask):
     # --- the model -------------------------------------------------------------------------------------
 
     def build_model(self, cfg, from_checkpoint=False):
-        from fairseq import models
-
         with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
             if from_checkpoint:  # the checkpoint holds the weights and the encoder's shape
                 cfg.pretrained_dir = None

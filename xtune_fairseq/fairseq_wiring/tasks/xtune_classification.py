@@ -18,6 +18,7 @@ from xtune_fairseq.core.data.prepared import meta_path, read_example_rows
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.fairseq_wiring.tasks.xtune_base import XtuneTask, XtuneTaskConfig
 from xtune_fairseq.core.text import TextEncoder
+from xtune_fairseq.fairseq_wiring.teacher import load_teacher_cache
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +107,6 @@ class XtuneClassificationTask(XtuneTask, SentencePredictionTask):
         return bool(self.cfg.teacher_cache)
 
     def _teacher_cache(self, examples):
-        from xtune_fairseq.fairseq_wiring.teacher import load_teacher_cache
-
         return load_teacher_cache(self.cfg.teacher_cache, self, examples)
 
     def register_heads(self, model):

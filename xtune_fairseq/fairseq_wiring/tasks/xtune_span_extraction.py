@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from fairseq.tasks import register_task
 
+from xtune_fairseq.core.augment.registry import get_augmentation
+from xtune_fairseq.core.batch import Batch
 from xtune_fairseq.core.data.prepared import meta_path, read_qa_meta
 from xtune_fairseq.fairseq_wiring.datasets.qa_views_dataset import QAViewsDataset
 from xtune_fairseq.core.errors import InputError
@@ -41,9 +43,9 @@ class XtuneSpanExtractionTask(XtuneTask):
 
     @classmethod
     def setup_task(cls, cfg, **kwargs):
-        if cfg.r1_augmentation == "mt":
-            raise InputError("--r1-augmentation mt: a question and its translation have no common positions to "
-                             "compare start/end distributions on (paper 3.3.2); use ss, cs or gn")
+        if get_augmentation(cfg.r1_augmentation).translates:
+            raise InputError(f"--r1-augmentation {cfg.r1_augmentation}: a question and its translation have no common "
+                             "positions to compare start/end distributions on (paper 3.3.2); use ss, cs or gn")
         if cfg.max_positions - cfg.max_query_length - N_SPECIALS <= 0:
             raise InputError(f"--max-positions {cfg.max_positions} leaves no room for context after "
                              f"--max-query-length {cfg.max_query_length} question pieces")
@@ -64,18 +66,19 @@ class XtuneSpanExtractionTask(XtuneTask):
                     len(dataset.rows), len(dataset), len(dataset) - len(dataset.rows))
         return self.datasets[split]
 
-    def qa_views(self, kind, translations=None) -> QAViewMaker:
-        cfg = self.cfg
-        return QAViewMaker(kind, self._sampler(), cfg.max_positions, cfg.doc_stride, cfg.max_query_length,
-                           self._switcher() if kind == "cs" else None, translations)
+    def qa_views(self, kind) -> QAViewMaker:
+        """A QAViewMaker of augmentation `kind`, with what its views need (its parts: a switcher, translations)."""
+        cfg, sampler = self.cfg, self._sampler()
+        return QAViewMaker(kind, sampler, cfg.max_positions, cfg.doc_stride, cfg.max_query_length,
+                           **get_augmentation(kind).parts(self))
 
     def view_maker(self, kind, examples):
-        if kind == "none":
+        augmentation = get_augmentation(kind)
+        if not augmentation.makes_views:
             return None
-        maker = self.qa_views(kind, self.read_translations() if kind == "mt" else None)
+        maker = self.qa_views(kind)
         maker.check_covers(examples)
-        if kind == "cs":
-            self.warn_unswitchable(examples)
+        augmentation.check_examples(self, examples)
         return maker
 
     def predictions(self, model, view: dict, embedding_noise=None):
@@ -86,7 +89,7 @@ class XtuneSpanExtractionTask(XtuneTask):
         logits = logits.masked_fill(tokens.eq(self.source_dictionary.pad()).unsqueeze(1), PAD_LOGIT)
         return logits, torch.ones(logits.shape[:2], dtype=torch.bool, device=logits.device)
 
-    def r1(self, logits_a, logits_b, valid_a, valid_b, sample, stop_gradient=True):
+    def r1(self, logits_a, logits_b, valid_a, valid_b, sample: Batch, stop_gradient=True):
         """Span R1 per row: start and end distributions on the positions the two windows share
         (the collater's aligned lists), the rest of each side's mass in one extra bucket; summed over
         the rows, with their number (the authors divide it by the rows)."""

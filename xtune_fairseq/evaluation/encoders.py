@@ -8,12 +8,14 @@ import numpy as np
 
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.text import TextEncoder
+from xtune_fairseq.fairseq_wiring.checkpoints import load_with_data
+from xtune_fairseq.core.xlmr_dir import check_model_dir
+from xtune_fairseq.core.xlmr_dir import load_sentencepiece
+from xtune_fairseq.core.metrics.retrieval import masked_mean
 
 
 class Encoder:
     def __init__(self, model, dictionary, sp_model: str, max_positions: int = 256):
-        from xtune_fairseq.core.xlmr_dir import load_sentencepiece
-
         self.model = model.eval()
         self.dictionary = dictionary
         self.sp = load_sentencepiece(sp_model)
@@ -24,8 +26,8 @@ class Encoder:
 
     def layer_states(self, texts: Sequence[str], layer: int):
         """(hidden (batch, time, dim) of `layer` (0 = embeddings), mask of real tokens)."""
-        import torch
-        from fairseq.data import data_utils
+        import torch  # late: torch: start-up time
+        from fairseq.data import data_utils  # late: fairseq: start-up time (about 3 s)
 
         tokens = data_utils.collate_tokens([torch.tensor(self.ids(t)) for t in texts], self.dictionary.pad())
         with torch.inference_mode():
@@ -36,8 +38,6 @@ class Encoder:
         return states[layer].transpose(0, 1).float().numpy(), (tokens != self.dictionary.pad()).numpy()
 
     def sentence_vectors(self, texts: Sequence[str], layer: int, batch_size: int = 32) -> np.ndarray:
-        from xtune_fairseq.core.metrics.retrieval import masked_mean
-
         out = [masked_mean(*self.layer_states(texts[i:i + batch_size], layer))
                for i in range(0, len(texts), batch_size)]
         return np.concatenate(out)
@@ -49,14 +49,12 @@ def load_encoder(path: str, data: str = None) -> Encoder:
     import xtune_fairseq.fairseq_wiring.register  # noqa: F401
 
     if os.path.isdir(path):
-        from fairseq.models.roberta import XLMRModel
+        from fairseq.models.roberta import XLMRModel  # late: fairseq: start-up time (about 3 s)
 
-        from xtune_fairseq.core.xlmr_dir import check_model_dir
 
         check_model_dir(path)
         hub = XLMRModel.from_pretrained(path, checkpoint_file="model.pt", bpe="sentencepiece")
         return Encoder(hub.model, hub.task.source_dictionary, os.path.join(path, "sentencepiece.bpe.model"))
-    from xtune_fairseq.fairseq_wiring.checkpoints import load_with_data
 
     model, task = load_with_data(path, data)
     return Encoder(model, task.source_dictionary, os.path.join(task.cfg.data, "sentencepiece.bpe.model"),

@@ -1,5 +1,4 @@
-"""xtune-preprocess --kind tagging: CoNLL or word/TAG files -> a data directory for
-xtune_sequence_labeling.
+"""CoNLL or word/TAG files -> a data directory for xtune_sequence_labeling (`xtune-preprocess --kind tagging`).
 
 Layout written:
   meta/SPLIT.jsonl            id, lang, words, tags per sentence (views are encoded from it)
@@ -9,7 +8,7 @@ Layout written:
 Built in a temporary folder and renamed into place when complete.
 """
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from xtune_fairseq.core.data.prepared import (
     TRANSLATIONS, data_dir_in_progress, finish_data_dir, meta_path, tagged_row, write_jsonl,
@@ -18,9 +17,11 @@ from xtune_fairseq.core.data.readers import LanguageCodes, read_translations
 from xtune_fairseq.core.data.tagged import TaggedSentence, read_tagged
 from xtune_fairseq.core.xlmr_dir import check_model_dir
 
+LangPaths = Sequence[Tuple[str, str]]  # [(lang, path)]
 
-def read_split(files: Sequence[Tuple[str, str]], split: str, fmt: str, labels=None,
-               languages: LanguageCodes = None) -> List[TaggedSentence]:
+
+def read_split(files: LangPaths, split: str, fmt: str, labels: Optional[Sequence[str]] = None,
+               languages: Optional[LanguageCodes] = None) -> List[TaggedSentence]:
     """languages: shared by the splits of a run (one spelling per language)."""
     sentences, languages = [], languages or LanguageCodes()
     for lang, path in files:
@@ -28,9 +29,11 @@ def read_split(files: Sequence[Tuple[str, str]], split: str, fmt: str, labels=No
     return sentences
 
 
-def preprocess_tagging(model_dir: str, dest: str, train, valid=None, test=None, translations=None, fmt="auto",
-                       force: bool = False):
-    """train/valid/test: lists of (lang, path); translations: TSV id, lang, sentence (words split by spaces)."""
+def preprocess_tagging(model_dir: str, dest: str, train: LangPaths, valid: Optional[LangPaths] = None,
+                       test: Optional[LangPaths] = None, translations: Optional[str] = None, fmt: str = "auto",
+                       force: bool = False) -> str:
+    """train/valid/test: lists of (lang, path); translations: TSV id, lang, sentence (words split by spaces);
+    fmt: auto, conll or word_tag. Returns dest."""
     check_model_dir(model_dir)
     codes = LanguageCodes()
     data = {"train": read_split(train, "train", fmt, languages=codes)}
@@ -43,7 +46,8 @@ def preprocess_tagging(model_dir: str, dest: str, train, valid=None, test=None, 
     return write_tagging(model_dir, dest, data, labels, trans, inputs, force)
 
 
-def write_tagging(model_dir: str, dest: str, data: dict, labels, trans: Dict[str, list], inputs=(), force=False):
+def write_tagging(model_dir: str, dest: str, data: Dict[str, List[TaggedSentence]], labels: Sequence[str],
+                  trans: Dict[str, list], inputs: Sequence[Optional[str]] = (), force: bool = False) -> str:
     """data: {split: [TaggedSentence]}; trans: {training id: [rows whose texts[0] holds the words]};
     inputs: the paths dest may not replace."""
     with data_dir_in_progress(dest, inputs, force) as work:

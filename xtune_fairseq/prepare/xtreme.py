@@ -1,38 +1,28 @@
-"""xtune-preprocess --xtreme TASK DIR: the files that google-research/xtreme's
+"""XTREME's files in (`xtune-preprocess --xtreme TASK DIR`): the files that google-research/xtreme's
 scripts/download_data.sh (or the authors' copy in microsoft/unilm xtune/) leaves in DIR, and with
---translations the xtreme_translations folder, through the same writers as --train/--valid/--test.
-Where the files are and how they are written: data/xtreme.py; their readers: data/xtreme_read.py.
+translations the xtreme_translations folder, through the same writers as --train/--valid/--test
+(classification.py, tagging.py, qa.py). Where the files are and how they are written:
+core/data/xtreme.py; their readers: core/data/xtreme_read.py.
 """
 
 import sys
+from typing import List, Optional, Sequence
 
-from xtune_fairseq.cli.preprocess import write_classification
-from xtune_fairseq.cli.preprocess_qa import read_split as read_qa_split, write_qa
-from xtune_fairseq.cli.preprocess_tagging import write_tagging
 from xtune_fairseq.core.data import xtreme, xtreme_read
 from xtune_fairseq.core.data.readers import LanguageCodes
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.xlmr_dir import check_model_dir
+from xtune_fairseq.prepare.classification import write_classification
+from xtune_fairseq.prepare.qa import read_split as read_qa_split, write_qa
+from xtune_fairseq.prepare.tagging import write_tagging
 
 
-def from_args(args) -> str:
-    """The --xtreme branch of xtune-preprocess's arguments."""
-    if not args.xtreme:
-        raise InputError("--languages goes with --xtreme TASK DIR")
-    if args.train or args.valid or args.test:
-        raise InputError("--xtreme reads TASK's train, dev and test files from DIR; leave out --train, --valid, --test")
-    name, root = args.xtreme
-    if args.kind and args.kind != xtreme.task(name).kind:
-        raise InputError(f"--kind {args.kind}: --xtreme {name} is {xtreme.task(name).kind} data")
-    languages = [lang for lang in args.languages.split(",") if lang] if args.languages else None
-    return preprocess_xtreme(name, root, args.model_dir, args.dest, args.translations, languages, args.workers,
-                             args.force)
-
-
-def preprocess_xtreme(name: str, root: str, model_dir: str, dest: str, translations: str = None, languages=None,
-                      workers: int = 1, force: bool = False, notes: list = None) -> str:
-    """translations: the xtreme_translations folder; languages: dev/test languages to keep (default all);
-    notes: collects what was left out or decided (printed to stderr when not given)."""
+def preprocess_xtreme(name: str, root: str, model_dir: str, dest: str, translations: Optional[str] = None,
+                      languages: Optional[Sequence[str]] = None, workers: int = 1, force: bool = False,
+                      notes: Optional[List[str]] = None) -> str:
+    """name: an XTREME task (xtreme.TASKS); root: its download folder; translations: the
+    xtreme_translations folder; languages: dev/test languages to keep (default all);
+    notes: collects what was left out or decided (printed to stderr when not given). Returns dest."""
     check_model_dir(model_dir)
     shown, notes = notes is None, [] if notes is None else notes
     kind = xtreme.task(name).kind

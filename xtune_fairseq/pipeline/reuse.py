@@ -1,4 +1,4 @@
-"""xtune-pipeline's record of what a stage was trained with: a finished stage is reused (skipped), and
+"""The pipeline's record of what a stage was trained with: a finished stage is reused (skipped), and
 an unfinished one resumed from checkpoint_last.pt, only when this run would train it the same way.
 
 stageK/fingerprint.json, written when the stage starts from scratch:
@@ -15,10 +15,10 @@ import os
 import shlex
 from typing import Dict, List, Optional, Sequence
 
-from xtune_fairseq.cli.pipeline_runtime import flag_value
 from xtune_fairseq.core.data.prepared import INFO
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.ownership import file_sha256
+from xtune_fairseq.pipeline.schedule import flag_value
 
 FINGERPRINT = "fingerprint.json"
 FORMAT = 1
@@ -82,7 +82,6 @@ def data_digest(data: str, argv: Sequence[str]) -> Dict[str, str]:
             else:
                 out[rel] = file_sha256(os.path.join(root, name))
     return out
-
 
 
 def _sha256(data: bytes) -> str:

@@ -1,5 +1,5 @@
-"""xtune-preprocess --kind qa: SQuAD v1.1-format JSON (SQuAD, XQuAD, MLQA, TyDiQA-GoldP) -> a
-data directory for xtune_span_extraction.
+"""SQuAD v1.1-format JSON (SQuAD, XQuAD, MLQA, TyDiQA-GoldP) -> a data directory for
+xtune_span_extraction (`xtune-preprocess --kind qa`).
 
 Layout written:
   meta/SPLIT.jsonl            id, lang, question, context, answers [[text, char offset], ...] per question
@@ -10,7 +10,7 @@ Windows are cut when a task loads the data (--max-positions, --doc-stride), so o
 serves every window size. Built in a temporary folder and renamed into place when complete.
 """
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from xtune_fairseq.core.data.prepared import (
     TRANSLATIONS, data_dir_in_progress, finish_data_dir, meta_path, qa_row, write_jsonl,
@@ -21,10 +21,11 @@ from xtune_fairseq.core.qa.squad import QAExample, read_squad
 from xtune_fairseq.core.xlmr_dir import check_model_dir
 
 LABELS = ("start", "end")
+LangPaths = Sequence[Tuple[str, str]]  # [(lang, path)]
 
 
-def read_split(files: Sequence[Tuple[str, str]], require_answers: bool, unique_ids: bool,
-               languages: LanguageCodes = None) -> List[QAExample]:
+def read_split(files: LangPaths, require_answers: bool, unique_ids: bool,
+               languages: Optional[LanguageCodes] = None) -> List[QAExample]:
     """unique_ids: an id may appear once in all files (training: translations and the teacher
     match by id); otherwise once per language (XQuAD and MLQA share ids across languages).
     languages: shared by the splits of a run (one spelling per language)."""
@@ -43,8 +44,8 @@ def read_split(files: Sequence[Tuple[str, str]], require_answers: bool, unique_i
     return out
 
 
-def read_qa_translations(files: Sequence[Tuple[str, str]], train: Sequence[QAExample],
-                         languages: LanguageCodes = None) -> Dict[str, List[QAExample]]:
+def read_qa_translations(files: LangPaths, train: Sequence[QAExample],
+                         languages: Optional[LanguageCodes] = None) -> Dict[str, List[QAExample]]:
     ids = {ex.id for ex in train}
     table: Dict[str, List[QAExample]] = {}
     languages = languages or LanguageCodes()
@@ -57,9 +58,10 @@ def read_qa_translations(files: Sequence[Tuple[str, str]], train: Sequence[QAExa
     return table
 
 
-def preprocess_qa(model_dir: str, dest: str, train, valid=None, test=None, translations=None,
+def preprocess_qa(model_dir: str, dest: str, train: LangPaths, valid: Optional[LangPaths] = None,
+                  test: Optional[LangPaths] = None, translations: Optional[LangPaths] = None,
                   force: bool = False) -> str:
-    """train/valid/test/translations: lists of (lang, path) of SQuAD-format files."""
+    """train/valid/test/translations: lists of (lang, path) of SQuAD-format files. Returns dest."""
     check_model_dir(model_dir)
     codes = LanguageCodes()
     data = {"train": read_split(train, require_answers=True, unique_ids=True, languages=codes)}
@@ -71,7 +73,8 @@ def preprocess_qa(model_dir: str, dest: str, train, valid=None, test=None, trans
     return write_qa(model_dir, dest, data, trans, inputs, force)
 
 
-def write_qa(model_dir: str, dest: str, data: dict, trans: Dict[str, List[QAExample]], inputs=(), force=False) -> str:
+def write_qa(model_dir: str, dest: str, data: Dict[str, List[QAExample]], trans: Dict[str, List[QAExample]],
+             inputs: Sequence[str] = (), force: bool = False) -> str:
     """data: {split: [QAExample]}; trans: {training id: [QAExample]}; inputs: the paths dest may not replace."""
     with data_dir_in_progress(dest, inputs, force) as work:
         for split, examples in data.items():

@@ -1,0 +1,109 @@
+"""A fine-tuned checkpoint on a split of an xtune-preprocess directory: its predictions (predict),
+and evaluate(): per checkpoint, the per-language scores, their average over languages and the
+cross-lingual transfer gap, with per-example statistics for significance tests.
+
+torch and fairseq are imported when a checkpoint is read, not with this module: the CLIs' --help
+and their flag errors stay fast."""
+
+import os
+from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from xtune_fairseq.core.metrics.metrics import summarize
+from xtune_fairseq.core.qa.squad import write_predictions
+from xtune_fairseq.evaluation.scores import example_stats, qa_scores, score
+from xtune_fairseq.fairseq_wiring.checkpoints import load_with_data
+
+Checkpoints = Union[Mapping[str, str], Sequence[str]]  # {name: path}, or NAME=PATH / PATH specs
+
+
+def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 64):
+    """(task, langs, predictions, golds) of a checkpoint on a split of an xtune-preprocess directory:
+    label indices (classification), lists of tag names per sentence (tagging), or answer texts
+    per question with the QAExamples as golds (qa)."""
+    import torch  # here, not at the top: see the module's docstring
+
+    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+
+    model, task = load_with_data(checkpoint, data)
+    task.load_dataset(split)
+    dataset = task.dataset(split)
+    itr = task.get_batch_iterator(dataset, max_sentences=batch_size, ignore_invalid_inputs=False,
+                                  num_workers=0).next_epoch_itr(shuffle=False)
+    sentences = getattr(dataset, "dataset", dataset).examples
+    if task.kind == "qa":
+        return (task,) + _predict_answers(task, model, itr, getattr(dataset, "dataset", dataset))
+    ids, langs, preds, golds = [], [], [], []
+    with torch.inference_mode():
+        for sample in itr:
+            logits, valid = task.predictions(model, sample["net_input"])
+            best = logits.argmax(-1)
+            ids += sample["id"].tolist()
+            langs += [task.languages[i] for i in sample["lang"].tolist()]
+            if task.kind == "classification":
+                preds += best[:, 0].tolist()
+                golds += sample["target"].tolist()
+                continue
+            for row, index in enumerate(sample["id"].tolist()):
+                sentence = sentences[index]
+                preds.append([task.label_names[best[row, w]] if w < valid.size(1) and valid[row, w] else None
+                              for w in range(len(sentence.words))])
+                golds.append(list(sentence.tags))
+    # in the split's own order, whatever order batching used (it depends on the checkpoint's seed):
+    # per-example statistics of two runs then pair example by example
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    return task, *([seq[i] for i in order] for seq in (langs, preds, golds))
+
+
+def _predict_answers(task, model, itr, dataset):
+    """(langs, answer texts, examples) of every question: start/end logits of all its windows,
+    merged by n-best over the windows."""
+    import torch  # here, not at the top: see the module's docstring
+
+    logits_of_row = {}
+    with torch.inference_mode():
+        for sample in itr:
+            logits, _ = task.predictions(model, sample["net_input"])
+            for row, index in enumerate(sample["id"].tolist()):
+                logits_of_row[index] = logits[row].float().cpu().numpy()
+    answers = dataset.answers(logits_of_row, task.cfg.n_best_size, task.cfg.max_answer_length)
+    return [ex.lang for ex in dataset.examples], answers, list(dataset.examples)
+
+
+def checkpoint_specs(specs: Iterable[str]) -> List[Tuple[str, str]]:
+    """xtune-evaluate's --checkpoint values, NAME=PATH or PATH (named by its folder), as (name, path)."""
+    if isinstance(specs, str):
+        raise TypeError(f"checkpoints: expected {{name: path}} or a list of NAME=PATH specs, not the str {specs!r}")
+    return [tuple(spec.split("=", 1)) if "=" in spec else (os.path.basename(os.path.dirname(spec)) or spec, spec)
+            for spec in specs]
+
+
+def evaluate(checkpoints: Checkpoints, data: str, split: str = "test", *, source: str = "en", batch_size: int = 64,
+             metric: str = "auto", predictions_dir: Optional[str] = None) -> dict:
+    """{name: {"per_language", "average", "transfer_gap", "source_language", "metric", "examples",
+    ["exact_match",] "checkpoint", "split"}} of each checkpoint on `split` of the xtune-preprocess
+    directory `data`. checkpoints: {name: path}, or NAME=PATH / PATH specs (checkpoint_specs);
+    source: the language the transfer gap is measured from; metric: one of scores.METRICS;
+    predictions_dir: QA only, writes NAME.LANG.json ({question id: answer}) per checkpoint and language."""
+    named = checkpoints.items() if isinstance(checkpoints, Mapping) else checkpoint_specs(checkpoints)
+    results = {}
+    for name, path in named:
+        task, langs, preds, golds = predict(path, data, split, batch_size)
+        scores, metric_name = score(task, langs, preds, golds, metric=metric)
+        results[name] = summarize(scores, source)
+        results[name]["metric"] = metric_name
+        results[name]["examples"] = example_stats(task, langs, preds, golds, metric)
+        if task.kind == "qa":
+            em = qa_scores(langs, preds, golds, metric)
+            results[name]["exact_match"] = summarize({lang: s["exact_match"] for lang, s in em.items()}, source)
+            if predictions_dir:
+                _write_answers(predictions_dir, name, langs, preds, golds)
+        results[name]["checkpoint"] = os.path.abspath(path)
+        results[name]["split"] = split
+    return results
+
+
+def _write_answers(folder, name, langs, answers, examples):
+    os.makedirs(folder, exist_ok=True)
+    for lang in sorted(set(langs)):
+        write_predictions(os.path.join(folder, f"{name}.{lang}.json"),
+                          {ex.id: a for l, a, ex in zip(langs, answers, examples) if l == lang})

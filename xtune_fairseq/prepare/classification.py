@@ -1,0 +1,96 @@
+"""Classification TSVs -> a fairseq data directory for xtune_classification (`xtune-preprocess`).
+
+Layout written (sentence_prediction's, plus what per-epoch augmentation needs):
+  input0/, input1/   pieces binarized by fairseq-preprocess against the model's dict.txt
+  label/             labels binarized by fairseq-preprocess (label/dict.txt from train)
+  meta/SPLIT.jsonl   id, lang, raw sentences, label per example (views are re-sampled from it)
+  meta/translations.jsonl   translate-train sentences keyed by example id (optional)
+  sentencepiece.bpe.model, xtune.json (languages, labels, sentence pair or not)
+Everything is built in a temporary folder and renamed into place when complete.
+"""
+
+import os
+import shutil
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from xtune_fairseq.core.data.prepared import (
+    TRANSLATIONS, data_dir_in_progress, example_row, finish_data_dir, meta_path, write_jsonl,
+)
+from xtune_fairseq.core.data.readers import Example, LanguageCodes, iter_translations, read_classification_tsv
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.xlmr_dir import check_model_dir, load_sentencepiece
+
+SPLITS = ("train", "valid", "test")
+
+
+def binarize(trainpref: str, validpref: Optional[str], testpref: Optional[str], destdir: str,
+             srcdict: Optional[str], workers: int) -> None:
+    """fairseq-preprocess --only-source on the raw files PREF (one line a row) into destdir."""
+    # fairseq imported here, not at the top: `xtune-preprocess --help` and the pure readers start without it
+    from fairseq import options
+    from fairseq_cli.preprocess import main as fairseq_preprocess  # late: fairseq: start-up time
+
+    argv = ["--only-source", "--destdir", destdir, "--workers", str(workers), "--trainpref", trainpref]
+    if validpref:
+        argv += ["--validpref", validpref]
+    if testpref:
+        argv += ["--testpref", testpref]
+    if srcdict:
+        argv += ["--srcdict", srcdict]
+    fairseq_preprocess(options.get_preprocessing_parser().parse_args(argv))
+
+
+def preprocess(model_dir: str, dest: str, train: str, valid: Optional[str] = None, test: Optional[str] = None,
+               translations: Optional[str] = None, workers: int = 1, force: bool = False) -> str:
+    """train/valid/test: classification TSVs (id, lang, sentence or sentence1 and sentence2, label);
+    translations: translate-train TSV (id of a training example, lang, sentences). Returns dest."""
+    check_model_dir(model_dir)
+    paths = {"train": train, "valid": valid, "test": test}
+    codes = LanguageCodes()  # one spelling per language in all files
+    data = {"train": read_classification_tsv(train, languages=codes)}
+    labels = sorted({ex.label for ex in data["train"]})
+    for split in ("valid", "test"):
+        if paths[split]:
+            data[split] = read_classification_tsv(paths[split], labels=labels, languages=codes)
+    n_texts = len(data["train"][0].texts)
+    for split, examples in data.items():
+        if any(len(ex.texts) != n_texts for ex in examples):
+            raise InputError(f"{paths[split]}: {'sentence pairs' if n_texts == 2 else 'single sentences'} expected, as in {train}")
+    trans = iter_translations(translations, data["train"], codes) if translations else None
+    return write_classification(model_dir, dest, data, labels, trans, [model_dir, train, valid, test, translations],
+                                workers, force)
+
+
+def write_classification(model_dir: str, dest: str, data: Dict[str, List[Example]], labels: Sequence[str],
+                         trans: Optional[Iterable[Example]] = None, inputs: Sequence[Optional[str]] = (),
+                         workers: int = 1, force: bool = False) -> str:
+    """data: {split: [Example]} (train, optional valid and test); trans: translations (Examples with
+    their source's id), an iterable read as it is written (millions of rows are never held), or None;
+    inputs: the paths dest may not replace."""
+    n_texts = len(data["train"][0].texts)
+    sp = load_sentencepiece(os.path.join(model_dir, "sentencepiece.bpe.model"))
+    with data_dir_in_progress(dest, inputs, force) as work:
+        raw = os.path.join(work, "raw")
+        os.makedirs(raw)
+        for split, examples in data.items():
+            for k in range(n_texts):
+                with open(os.path.join(raw, f"{split}.input{k}"), "w", encoding="utf-8") as f:
+                    for ex in examples:
+                        f.write(" ".join(sp.encode(ex.texts[k], out_type=str)) + "\n")
+            with open(os.path.join(raw, f"{split}.label"), "w", encoding="utf-8") as f:
+                f.writelines(ex.label + "\n" for ex in examples)
+            write_jsonl(meta_path(work, split), map(example_row, examples))
+        if trans is not None and not write_jsonl(meta_path(work, TRANSLATIONS), map(example_row, trans)):
+            os.remove(meta_path(work, TRANSLATIONS))
+
+        def pref(split, name):
+            return os.path.join(raw, f"{split}.{name}") if split in data else None
+
+        for k in range(n_texts):
+            binarize(pref("train", f"input{k}"), pref("valid", f"input{k}"), pref("test", f"input{k}"),
+                     os.path.join(work, f"input{k}"), os.path.join(model_dir, "dict.txt"), workers)
+        binarize(pref("train", "label"), pref("valid", "label"), pref("test", "label"),
+                 os.path.join(work, "label"), None, 1)
+        shutil.rmtree(raw)
+        finish_data_dir(work, model_dir, "classification", data, labels, sentence_pair=n_texts == 2)
+    return dest
