@@ -4,6 +4,7 @@ fairseq 0.12's option parser turns --bf16 (and --memory-efficient-bf16) into --t
 --tpu the trainer asks torch_xla for its device: without torch_xla every --bf16 run stops with
 `'NoneType' object has no attribute 'xla_device'`, on a GPU as on the CPU. This entry point keeps
 --tpu only where it was given; everything else is fairseq_cli.train. xtune-pipeline --bf16 runs it:
+
   python -m xtune_fairseq.cli.fairseq_train DATA --user-dir user_dir ... --bf16
 """
 
