@@ -229,3 +229,32 @@ def test_results_replaces_only_its_own_previous_tables(tmp_path, capsys):
             str(mine), "did not write it", "--force")
     unchanged(mine, before)
     assert results.main(["--run", f"a={run_file}", "--out", str(tmp_path / "mine"), "--force"]) == 0
+
+
+def test_evaluate_answers_never_replace_a_users_file(tiny, run, tmp_path, capsys):
+    """--predictions-dir: a NAME.LANG.json there that xtune-evaluate did not write is refused before scoring."""
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    mine = answers / "base.en.json"
+    mine.write_text('{"q1": "my answer"}\n')
+    before = digest(mine)
+    code = evaluate.main(["--checkpoint", f"base={run['checkpoint']}", "--data", tiny["bin"],
+                          "--predictions-dir", str(answers)])
+    refused(capsys, code, "--predictions-dir", str(mine), "did not write it")
+    unchanged(mine, before)
+
+
+def test_benchmark_reports_replace_only_their_own(tmp_path, capsys):
+    """A benchmark's --json: its own previous report is replaced, a user's file is refused unless --force."""
+    from xtune_fairseq.bench import translations
+
+    argv = ["--ids", "20", "--per-id", "2", "--holders", "dict", "--work", str(tmp_path / "work")]
+    report = tmp_path / "report.json"
+    assert translations.main(argv + ["--json", str(report)]) == 0
+    assert translations.main(argv + ["--json", str(report)]) == 0  # its own, unchanged: replaced
+    capsys.readouterr()
+    mine = tmp_path / "notes.json"
+    mine.write_text("{}\n")
+    refused(capsys, translations.main(argv + ["--json", str(mine)]), "--json", str(mine), "did not write it")
+    assert mine.read_text() == "{}\n"
+    assert translations.main(argv + ["--json", str(mine), "--force"]) == 0

@@ -376,4 +376,5 @@ def test_pipeline_xquad_recipe_end_to_end(qa, tmp_path):
     assert "F1 (MLQA) per language" in ev.stdout and "exact match per language" in ev.stdout
     answers = json.loads((preds / "stage2.zh.json").read_text(encoding="utf-8"))
     assert sorted(answers) == [f"zh-{i}" for i in range(1, 6)] and all(isinstance(a, str) for a in answers.values())
-    assert sorted(os.listdir(preds)) == ["stage2.de.json", "stage2.en.json", "stage2.zh.json"]
+    names = ["stage2.de.json", "stage2.en.json", "stage2.zh.json"]  # each with xtune-evaluate's hidden marker
+    assert sorted(os.listdir(preds)) == sorted(names + [f".{n}.xtune" for n in names])

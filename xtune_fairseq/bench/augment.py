@@ -21,7 +21,7 @@ import time
 
 
 from xtune_fairseq.bench.scale import english_words, write_pairs
-from xtune_fairseq.cli.common import report_cli
+from xtune_fairseq.cli.common import add_report_flags, report_cli
 from xtune_fairseq.prepare import preprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -142,7 +142,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--step-s", type=float, default=0.1, help="the update time views are compared with")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--json", help="write the report here")
+    add_report_flags(p)
     a = p.parse_args(argv)
     return report_cli(a, lambda: bench(a), table)
 

@@ -21,7 +21,7 @@ import tempfile
 import time
 from types import SimpleNamespace
 
-from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.common import add_report_flags, check_report_out, run_cli, write_report
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.fairseq_wiring.checkpoints import checkpoint_state
 from xtune_fairseq.convert.fairseq_roberta import random_roberta, roberta_args
@@ -210,7 +210,7 @@ def parse(argv):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--updates", type=int, default=4, help="timed updates per repeat")
     p.add_argument("--no-pipeline", action="store_true")
-    p.add_argument("--json", help="write the report here too")
+    add_report_flags(p)
     a = p.parse_args(argv)
     a.precisions = (a.precisions or ("fp16,bf16" if a.device == "cuda" else "bf16")).split(",")
     if not a.precisions or set(a.precisions) - {"fp16", "bf16", "fp32"}:
@@ -230,13 +230,12 @@ def main(argv=None):
         import torch  # late: torch: start-up time
 
         a = parse(argv)
+        check_report_out(a)
         if a.device == "cuda" and not torch.cuda.is_available():
             print("skipped: no CUDA")
             return
         report = check(a, a.device == "cuda")
-        if a.json:
-            with open(a.json, "w") as f:
-                json.dump(report, f, indent=1)
+        write_report(a, report)
         print(table(report))
         print(f"\n{report['seconds']:.0f} s in all")
         code = 1 if failed(report) else 0

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.common import add_report_flags, check_report_out, run_cli, write_report
 from xtune_fairseq.bench.process_memory import child_pids, run_measured, smaps_mb, status_mb
 import gc
 
@@ -208,7 +208,7 @@ def parse(argv):
     p.add_argument("--work", default="bench-scale", help="folder for the generated corpora and data")
     p.add_argument("--keep", action="store_true", help="keep each size's corpus and data")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--json", help="write the results here")
+    add_report_flags(p)
     p.add_argument("--stage2", metavar="DATA", help=argparse.SUPPRESS)  # the child process's mode
     return p.parse_args(argv)
 
@@ -221,14 +221,13 @@ def main(argv=None):
             return print(json.dumps(stage2(a.stage2, a.model_dir, a.code_switch_dicts, a.augmentations,
                                            a.sample_rows, a.max_positions, a.seed, a.workers,
                                            a.worker_fraction)))
+        check_report_out(a)
         words = english_words(a.code_switch_dicts.split(","))
         results = []
         for n in (int(s) for s in a.sizes.split(",")):
             results.append(measure_size(n, a, words))
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
-        if a.json:
-            with open(a.json, "w") as f:
-                json.dump(results, f, indent=1)
+        write_report(a, results)
         print(table(results, _augmentations(a), a.workers))
 
     return run_cli(go)

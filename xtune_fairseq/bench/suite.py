@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from xtune_fairseq.cli.common import report_cli
+from xtune_fairseq.cli.common import add_report_flags, report_cli
 from xtune_fairseq.bench.process_memory import reset_peak_rss, status_mb
 from xtune_fairseq.prepare import build_cache
 import numpy as np
@@ -187,7 +187,7 @@ def main(argv=None):
     p.add_argument("--updates", type=int, default=3, help="updates per configuration per round")
     p.add_argument("--rounds", type=int, default=3, help="rounds of timed updates per configuration, interleaved")
     p.add_argument("--warmup", type=int, default=1, help="untimed warm-up updates first")
-    p.add_argument("--json", help="write the report here")
+    add_report_flags(p)
     a = p.parse_args(argv)
     return report_cli(a, lambda: bench(a), table)
 

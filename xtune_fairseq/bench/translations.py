@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from xtune_fairseq.bench.process_memory import smaps_mb, status_mb
-from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.cli.common import add_report_flags, check_report_out, run_cli, write_report
 from xtune_fairseq.core.data.prepared import read_examples, read_translation_table
 from xtune_fairseq.core.data.readers import translation_table
 import subprocess
@@ -103,7 +103,7 @@ def main(argv=None):
     p.add_argument("--per-id", type=int, default=14, help="translations of each id (XNLI: 14 languages)")
     p.add_argument("--holders", default="dict,mmap", help=f"of {','.join(HOLDERS)}")
     p.add_argument("--work", default="bench-translations", help="folder for the generated files (deleted after)")
-    p.add_argument("--json", help="write the results here")
+    add_report_flags(p)
     p.add_argument("--child", nargs=3, metavar=("PATH", "HOLDER", "IDS"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
 
@@ -111,6 +111,7 @@ def main(argv=None):
         if a.child:  # one measurement in a fresh process: its peak RSS is this holder's alone
             return print(json.dumps(measure(a.child[0], a.child[1], int(a.child[2]))))
 
+        check_report_out(a)
         os.makedirs(a.work, exist_ok=True)
         results = []
         for n in (int(s) for s in a.ids.split(",")):
@@ -121,9 +122,7 @@ def main(argv=None):
                 results.append(json.loads(text.strip().splitlines()[-1]))
                 print(json.dumps(results[-1]), file=sys.stderr, flush=True)
             os.remove(path)
-        if a.json:
-            with open(a.json, "w") as f:
-                json.dump(results, f, indent=1)
+        write_report(a, results)
         print(table(results))
 
     return run_cli(go)

@@ -17,7 +17,7 @@ import json
 import statistics
 import time
 
-from xtune_fairseq.cli.common import report_cli
+from xtune_fairseq.cli.common import add_report_flags, report_cli
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.prepare import write_binarized_views
 
@@ -96,7 +96,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--json", help="also write the report here")
+    add_report_flags(p)
     a, flags = p.parse_known_args(argv)
     flags = [f for f in flags if f != "--"] or DEFAULT_FLAGS
 

@@ -11,7 +11,8 @@ from typing import Callable, List, Optional, Tuple
 
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.flag_ranges import check_ranges
-from xtune_fairseq.core.files import check_output_file
+from xtune_fairseq.core.files import atomic_open, check_output_file
+from xtune_fairseq.core.ownership import mark_output
 
 
 def run_cli(fn) -> int:
@@ -39,15 +40,35 @@ def report_cli(a, measure: Callable[[], object], table: Optional[Callable[[objec
 
     def go():
         check_ranges(a)
-        if a.json:
-            check_output_path(a.json, "--json")
+        check_report_out(a)
         report = measure()
-        if a.json:
-            with open(a.json, "w") as f:
-                json.dump(report, f, indent=1)
+        write_report(a, report)
         print(table(report) if table else json.dumps(report, indent=1))
 
     return run_cli(go)
+
+
+REPORT = "xtune-bench"  # the owner a benchmark's --json report names in its marker (ownership.mark_output)
+
+
+def add_report_flags(p) -> None:
+    """A benchmark's --json and --force."""
+    p.add_argument("--json", help="also write the report here, as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="replace a --json file that is not a benchmark's own unchanged previous report")
+
+
+def check_report_out(a) -> None:
+    """A benchmark's --json, before it measures: not a folder, not a file someone else wrote (unless --force)."""
+    if a.json:
+        check_output_path(a.json, "--json", (), REPORT, a.force)
+
+
+def write_report(a, report) -> None:
+    if a.json:
+        with atomic_open(a.json) as f:
+            json.dump(report, f, indent=1)
+        mark_output(a.json, REPORT)
 
 
 def check_parent_folder(path: str, flag: str) -> None:

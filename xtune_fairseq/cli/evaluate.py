@@ -12,10 +12,12 @@ import argparse
 import os
 
 from xtune_fairseq.cli.common import run_cli
+from xtune_fairseq.core.data.prepared import INFO, read_data_info
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import check_output_file
 from xtune_fairseq.core.flag_ranges import check_ranges
-from xtune_fairseq.evaluation.predictions import evaluate
+from xtune_fairseq.core.ownership import mark_output
+from xtune_fairseq.evaluation.predictions import checkpoint_specs, evaluate
 from xtune_fairseq.evaluation.report import write_outputs
 from xtune_fairseq.evaluation.scores import METRICS
 
@@ -47,14 +49,27 @@ def main(argv=None):
         checkpoints = [spec.split("=", 1)[-1] for spec in args.checkpoint]
         if args.predictions_dir and os.path.lexists(args.predictions_dir) and not os.path.isdir(args.predictions_dir):
             raise InputError(f"--predictions-dir {args.predictions_dir}: is a file, not a folder")
-        for flag, path in (("--json", args.json), ("--markdown", args.markdown)):
+        outputs = [("--json", args.json), ("--markdown", args.markdown)] + answer_files(args)
+        for flag, path in outputs:
             if path:  # never a checkpoint or inside the data directory read, nor a file of someone else's
                 check_output_file(path, flag, checkpoints + [args.data], COMMAND, args.force)
         results = evaluate(args.checkpoint, args.data, args.split, source=args.source_lang, batch_size=args.batch_size,
                            metric=args.metric, predictions_dir=args.predictions_dir)
         print(write_outputs(results, args.json, args.markdown, COMMAND))
+        for _, path in answer_files(args):
+            if os.path.isfile(path):
+                mark_output(path, COMMAND)
 
     return run_cli(go)
+
+
+def answer_files(args):
+    """(flag, path) of every NAME.LANG.json --predictions-dir may get: a checkpoint's answers in a language."""
+    if not args.predictions_dir:
+        return []
+    langs = read_data_info(args.data, required=()).get("languages", []) if os.path.isfile(os.path.join(args.data, INFO)) else []
+    return [("--predictions-dir", os.path.join(args.predictions_dir, f"{name}.{lang}.json"))
+            for name, _ in checkpoint_specs(args.checkpoint) for lang in langs]
 
 
 if __name__ == "__main__":
