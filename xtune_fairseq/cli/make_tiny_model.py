@@ -2,13 +2,10 @@
 with a real sentencepiece unigram model trained on the given (or generated) text."""
 
 import argparse
-import os
 
 from xtune_fairseq.cli.common import run_cli
-from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.flag_ranges import check_ranges
-from xtune_fairseq.core.xlmr_dir import check_model_out
-from xtune_fairseq.prepare.tiny_model import check_shape, make_tiny_model
+from xtune_fairseq.prepare.tiny_model import make_tiny_model
 
 
 def main(argv=None):
@@ -28,15 +25,7 @@ def main(argv=None):
 
     def go():
         check_ranges(args)
-        check_shape(args.dim, args.heads)
-        data_out = None
-        if args.corpus is None:  # --out and --data-out checked before the data is generated
-            data_out = args.data_out or args.out + "-data"
-            if os.path.lexists(data_out) and not os.path.isdir(data_out):
-                raise InputError(f"--data-out {data_out}: is a file, not a folder; --data-out names the folder the "
-                                 "generated data is written to")
-            check_model_out(args.out, [data_out], args.force)
-        make_tiny_model(args.out, args.corpus, data_out, args.vocab_size, args.layers, args.dim, args.heads, args.ffn,
+        make_tiny_model(args.out, args.corpus, args.data_out, args.vocab_size, args.layers, args.dim, args.heads, args.ffn,
                         args.seed, args.force)
         print(f"wrote {args.out}")
 

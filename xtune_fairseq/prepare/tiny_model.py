@@ -74,7 +74,14 @@ def make_tiny_model(out_dir: str, corpus: Optional[str] = None, data_out: Option
                     vocab_size: int = 400, layers: int = 2, dim: int = 32, heads: int = 2, ffn: int = 64,
                     seed: int = 1, force: bool = False) -> str:
     """build_tiny_model on corpus, or with no corpus on the synthetic data first written to data_out
-    (default: out_dir + '-data') by write_generated. Returns out_dir."""
+    (default: out_dir + '-data') by write_generated, once the shape and both outputs are known good.
+    Returns out_dir."""
     if corpus is None:
-        corpus = write_generated(data_out or out_dir + "-data", seed, force)
+        check_shape(dim, heads)
+        data_out = data_out or out_dir + "-data"
+        if os.path.lexists(data_out) and not os.path.isdir(data_out):
+            raise InputError(f"--data-out {data_out}: is a file, not a folder; --data-out names the folder the "
+                             "generated data is written to")
+        check_model_out(out_dir, [data_out], force)
+        corpus = write_generated(data_out, seed, force)
     return build_tiny_model(out_dir, corpus, vocab_size, layers, dim, heads, ffn, seed, force)
