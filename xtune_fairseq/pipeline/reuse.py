@@ -15,7 +15,7 @@ import os
 import shlex
 from typing import Dict, List, Optional, Sequence
 
-from xtune_fairseq.core.data.prepared import INFO
+from xtune_fairseq.core.data.prepared import INFO, read_data_info
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.ownership import file_sha256
 from xtune_fairseq.pipeline.schedule import flag_value
@@ -64,8 +64,7 @@ def data_digest(data: str, argv: Sequence[str]) -> Dict[str, str]:
     the data by xtune-pipeline itself), preprocessing logs, hidden files and the files of splits it does
     not read (test: a finished run may be scored on a new test split); xtune.json without model_dir
     (where the data was made from), splits and files (the list of what xtune-preprocess wrote)."""
-    with open(os.path.join(data, INFO)) as f:
-        info = json.load(f)
+    info = read_data_info(data, required=())
     read = {flag_value(argv, "--train-subset") or "train", *(flag_value(argv, "--valid-subset") or "valid").split(",")}
     unread = set(info.get("splits", [])) - read
     out = {}
