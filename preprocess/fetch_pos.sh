@@ -23,4 +23,4 @@ d="$cache/data/pos-$n"
 exec xtune-preprocess --kind tagging --model-dir "$model" --train "en:$d/train-en.conll" \
     --valid "en:$d/valid-en.conll,de:$d/valid-de.conll,es:$d/valid-es.conll" \
     --test "en:$d/test-en.conll,de:$d/test-de.conll,es:$d/test-es.conll" \
-    --translations "$d/translations-es.tsv" --dest "$cache/bin/pos-$n-$(basename "$model")"
+    --translations "$d/translations-es.tsv" --out "$cache/bin/pos-$n-$(basename "$model")"

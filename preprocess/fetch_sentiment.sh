@@ -19,4 +19,4 @@ print(build_sentiment_tsvs(corpora, f"{cache}/data/sentiment-{n}", n_train=n))
 PY
 exec xtune-preprocess --model-dir "$model" --train "$cache/data/sentiment-$n/train.tsv" \
     --valid "$cache/data/sentiment-$n/valid.tsv" --test "$cache/data/sentiment-$n/test.tsv" \
-    --dest "$cache/bin/sentiment-$n-$(basename "$model")"
+    --out "$cache/bin/sentiment-$n-$(basename "$model")"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # A refactoring's check: the tiny demo (`xtune-demo --preset tiny`) at REV and at the working tree, each into
 # the same --out path, must give byte-identical tables and per-example results and equal checkpoint tensors.
-# Usage: bash scripts/demo_identical.sh REV   (about 2 minutes; REV's code runs from a temporary worktree)
+# Usage: bash scripts/demo_identical.sh REV [DEMO FLAGS]   (about 2 minutes; REV's code runs from a temporary
+# worktree; e.g. `--rows augmentations` adds the subword-sampling, Gaussian-noise and MT rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rev=${1:?usage: scripts/demo_identical.sh REV}
+rev=${1:?usage: scripts/demo_identical.sh REV [DEMO FLAGS]}
+shift
+flags=("$@")
 . scripts/venv.sh
 root=$(pwd)
 tmp=$(mktemp -d)
@@ -12,7 +15,7 @@ trap 'git -C "$root" worktree remove --force "$tmp/rev" >/dev/null 2>&1 || true;
 git worktree add --detach "$tmp/rev" "$rev" >/dev/null
 demo() {  # $1: the checkout whose code runs; $2: where its output is kept
   (cd "$1" && OMP_NUM_THREADS=1 PYTHONWARNINGS=ignore PYTHONPATH="$1" "$VENV_PY" -m xtune_fairseq.cli.demo \
-    --preset tiny --out "$tmp/out" >"$2.log" 2>&1) || { tail -20 "$2.log" >&2; exit 1; }
+    --preset tiny --out "$tmp/out" "${flags[@]}" >"$2.log" 2>&1) || { tail -20 "$2.log" >&2; exit 1; }
   mv "$tmp/out" "$2"
 }
 demo "$tmp/rev" "$tmp/before"

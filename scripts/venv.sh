@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$root/.venv"
-stamp="$venv/.installed-$(cat "$root/requirements-build.txt" "$root/requirements.txt" "$root/setup.py" | sha1sum | cut -c1-12)"
+stamp="$venv/.installed-$(cat "$root/requirements-build.txt" "$root/requirements.txt" "$root/requirements-fairseq.txt" "$root/setup.py" | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "[setup] creating $venv (first run: ~4 minutes, compiles fairseq)" >&2
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
@@ -13,8 +13,11 @@ if [ ! -f "$stamp" ]; then
   pipq --upgrade pip==24.3.1
   # torch must be pinned: a bare 'torch' pulls a multi-GB CUDA build.
   pipq -r "$root/requirements-build.txt"
-  # fairseq-fixed compiles its extensions against the torch installed above.
   pipq --no-build-isolation -r "$root/requirements.txt"
+  # fairseq-fixed compiles its extensions against the torch installed above; --no-deps keeps
+  # torchaudio out (see requirements-fairseq.txt).
+  pipq --no-build-isolation --no-deps -r "$root/requirements-fairseq.txt"
+  "$venv/bin/pip" uninstall -y -q torchaudio >>"$log" 2>&1 || true  # a venv built before this change had it
   pipq --no-build-isolation --no-deps -e "$root"
   rm -f "$venv"/.installed-*
   touch "$stamp"

@@ -83,7 +83,9 @@ def numpy_bert(t, ids):
 def fairseq_features(model_dir, text):
     from fairseq.models.roberta import XLMRModel
 
-    import xtune_fairseq.fairseq_wiring.register  # noqa: F401  (checkpoint allow-list)
+    from xtune_fairseq.fairseq_wiring.install import install
+
+    install()  # what --user-dir user_dir does: the allow-list, fairseq's reader checked
 
     hub = XLMRModel.from_pretrained(model_dir, checkpoint_file="model.pt", bpe="sentencepiece").eval()
     ids = hub.encode(text)

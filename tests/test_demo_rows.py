@@ -23,7 +23,7 @@ def fake_pipeline(monkeypatch, calls):
             os.makedirs(os.path.join(out, f"stage{s}"), exist_ok=True)
             open(os.path.join(out, f"stage{s}", "checkpoint_best.pt"), "w").close()
             results[f"stage{s}"] = {"row": os.path.basename(out), "stage": s}
-        with open(os.path.join(out, pipeline.results_stem(a["--eval-split"]) + ".json"), "w") as f:
+        with open(os.path.join(out, pipeline.results_stem(a["--split"]) + ".json"), "w") as f:
             json.dump(results, f)
         return results
 

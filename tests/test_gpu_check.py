@@ -5,6 +5,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -25,6 +26,50 @@ def test_without_cuda_it_says_skipped_and_succeeds():
     proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "gpu-check.sh")], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0 and proc.stdout.strip() == "skipped: no CUDA", proc.stderr[-2000:]
+
+
+def gpu_check_sh(env):
+    return subprocess.run(["bash", os.path.join(ROOT, "scripts", "gpu-check.sh")], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, **env})
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the path without CUDA")
+def test_an_environment_where_fairseq_imports_is_used_instead_of_the_venv(tmp_path):
+    """XTUNE_PYTHON, or else a python3 on PATH where fairseq imports (a node without a registry, after
+    scripts/wheelhouse.py install), runs the check as it is: no .venv built."""
+    proc = gpu_check_sh({"XTUNE_PYTHON": sys.executable})
+    assert proc.returncode == 0 and proc.stdout.strip() == "skipped: no CUDA", proc.stderr[-2000:]
+    assert f"[gpu-check] python: {sys.executable}" in proc.stderr and "[setup]" not in proc.stderr
+    (tmp_path / "python3").write_text(f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
+    (tmp_path / "python3").chmod(0o755)
+    proc = gpu_check_sh({"PATH": f"{tmp_path}:{os.environ['PATH']}"})
+    assert proc.returncode == 0 and f"[gpu-check] python: {tmp_path / 'python3'}" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_xtune_python_without_fairseq_ends_with_one_line(tmp_path):
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    bare = str(tmp_path / "bare" / "bin" / "python")
+    proc = gpu_check_sh({"XTUNE_PYTHON": bare})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == (f"error: XTUNE_PYTHON={bare}: fairseq does not import with it "
+                                   "(docs/offline-install.md)")
+
+
+def test_the_default_tiny_vocabulary_takes_what_the_corpus_gives(tmp_path):
+    """The GPU check builds its tiny model with the default vocabulary (400 pieces). sentencepiece 0.2.2
+    refuses 400 on the generated corpus (399 at most) where 0.2.1 accepts it; the default then takes
+    what sentencepiece finds. The same path here on a corpus too small for 400 with either version;
+    an explicit vocabulary size stays exact (test_reliability_flags)."""
+    from xtune_fairseq.core.errors import InputError
+    from xtune_fairseq.prepare import build_tiny_model
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sits on the mat\nDie Katze sitzt auf der Matte\n" * 5, encoding="utf-8")
+    model = build_tiny_model(str(tmp_path / "model"), str(corpus))
+    pieces = (tmp_path / "model" / "dict.txt").read_text().splitlines()
+    assert 20 < len(pieces) < 400 - 3 and os.path.isfile(os.path.join(model, "model.pt"))
+    with pytest.raises(InputError, match=r"--vocab-size 400: .*Vocabulary size too high \(400\)"):
+        build_tiny_model(str(tmp_path / "exact"), str(corpus), vocab_size=400)
 
 
 def test_tiny_cpu_run_times_every_configuration(tmp_path, capsys):

@@ -1,8 +1,9 @@
 """xtune-convert to-hf: fine-tuned checkpoints (classification, tagging, QA) as HuggingFace XLM-R
 directories. The same input ids give the same logits in transformers and in fairseq (float32, max
 abs difference < 1e-5), HF's tokenizer gives fairseq's ids (also for a dict.txt that is not in
-sentencepiece order, and for a trimmed one), id2label follows the head's outputs, and
-`xtune-convert hf` of the export gives back the encoder."""
+sentencepiece order, and for a trimmed one), id2label follows the head's outputs, a tagging model's
+word labels come out as trained for every --word-pooling (hf_tagging.tag_words; transformers' own
+decoding for `first`), and `xtune-convert hf` of the export gives back the encoder."""
 
 import glob
 import json
@@ -25,15 +26,8 @@ TOL = 1e-5
 
 
 def hf():
-    """transformers, imported without torchaudio: the pinned torchaudio is a CUDA build that fails to
-    load here, and transformers would import it for its audio helpers."""
-    try:
-        import torchaudio  # noqa: F401
-    except (ImportError, OSError):
-        import transformers.utils as utils
-        import transformers.utils.import_utils as import_utils
-
-        utils.is_torchaudio_available = import_utils.is_torchaudio_available = lambda: False
+    """transformers as the user imports it: the project's environment has no torchaudio (see
+    requirements-fairseq.txt), so nothing is patched."""
     import transformers
 
     return transformers
@@ -133,6 +127,25 @@ def test_classification_logits_tokens_and_labels(tiny, classification):
     assert config["layer_norm_eps"] == 1e-5 and config["type_vocab_size"] == 1
 
 
+def test_a_fresh_interpreter_loads_the_export_with_transformers(classification):
+    """What a user runs after `xtune-convert to-hf`: a new Python process, `import transformers`, the
+    Auto classes, no patch; the logits of one sentence come out finite with one column per label."""
+    code = (
+        "import sys, transformers\n"
+        "path = sys.argv[1]\n"
+        "tok = transformers.AutoTokenizer.from_pretrained(path)\n"
+        "model = transformers.AutoModelForSequenceClassification.from_pretrained(path).eval()\n"
+        "logits = model(**tok(['a short sentence'], return_tensors='pt')).logits\n"
+        "assert logits.isfinite().all(), logits\n"
+        "print(tuple(logits.shape), model.config.num_labels)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(classification["hf"])],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    shape, num_labels = out.stdout.strip().rsplit(" ", 1)
+    assert shape == f"(1, {num_labels})", out.stdout
+
+
 def test_id2label_follows_the_label_dictionary_not_the_sorted_names(tiny, classification, tmp_path):
     """fairseq-preprocess orders label/dict.txt by frequency; the head's output i is its line i."""
     data = tmp_path / "bin"
@@ -177,11 +190,12 @@ def compound_words_view(tok, task, corpus):
     assert enc["input_ids"] == [0] + [d.index(p) for w in words for p in sp.encode(w, out_type=str)] + [2]
     word_of_token = [-1 if w is None else w for w in enc.word_ids()]
     assert max(word_of_token.count(w) for w in range(len(words))) > 1
-    return {"src_tokens": torch.tensor([enc["input_ids"]]), "word_of_token": torch.tensor([word_of_token])}
+    return {"src_tokens": torch.tensor([enc["input_ids"]]), "word_of_token": torch.tensor([word_of_token]),
+            "words": words}
 
 
 def test_tagging_logits_at_pooled_positions(tagging, tmp_path):
-    from xtune_fairseq.convert.to_hf import word_logits
+    from xtune_fairseq.convert.hf_tagging import word_logits
     from xtune_fairseq.core.data.prepared import meta_path, read_tagged_meta
 
     task, cfg = make_task(tagging, "--word-pooling", "average", task="xtune_sequence_labeling")
@@ -209,6 +223,91 @@ def test_tagging_logits_at_pooled_positions(tagging, tmp_path):
                 for row, words in enumerate(view["word_of_token"].tolist()):
                     for w in range(max(words) + 1):
                         assert max_diff(ours[row, w], per_token[row, words.index(w)]) < TOL
+
+
+def first_subword_labels(head, enc, names):
+    """transformers' standard token-classification decoding: the argmax at each word's first subword."""
+    best = head(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits.argmax(-1).tolist()
+    out = []
+    for row in range(len(best)):
+        ids = enc.word_ids(row)
+        out.append([names[best[row][ids.index(w)]] for w in range(max(i for i in ids if i is not None) + 1)])
+    return out
+
+
+@pytest.mark.parametrize("pooling", ["sum", "average", "first"])
+def test_tagging_export_decodes_as_trained(tagging, pooling, tmp_path):
+    """For every --word-pooling, the provided call on the export (hf_tagging.tag_words, hf_word_logits)
+    gives fairseq's word labels and logits on every word; transformers' standard decoding does for
+    `first` only, and for the others the export says so in one warning line naming the call."""
+    from xtune_fairseq.convert.hf_tagging import DECODER, hf_word_logits, tag_words
+    from xtune_fairseq.core.data.prepared import meta_path, read_tagged_meta
+
+    task, cfg = make_task(tagging, "--word-pooling", pooling, task="xtune_sequence_labeling")
+    model = save_checkpoint(task, cfg, tmp_path / "ck.pt", seed=1)
+    out = str(tmp_path / "hf")
+    proc = subprocess.run([sys.executable, "-m", "xtune_fairseq.cli.convert", "to-hf", str(tmp_path / "ck.pt"),
+                           "--out", out], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    assert proc.returncode == 0, proc.stderr
+    said = proc.stderr.splitlines()
+    if pooling == "first":
+        assert said == []
+    else:  # one line, naming the pooling and the call
+        assert len(said) == 1 and said[0].startswith("WARNING "), said
+        assert f"--word-pooling {pooling}" in said[0] and DECODER + "(model, tokenizer, sentences)" in said[0]
+    xtune = json.loads(open(os.path.join(out, "config.json")).read())["xtune"]
+    assert xtune["word_pooling"] == pooling and xtune["first_subword_decoding"] == (pooling == "first")
+    assert xtune["decode_words_with"] == DECODER
+
+    tok, head, names = tokenizer(out), load_hf("AutoModelForTokenClassification", out), task.label_names
+    _, sample = batch(task, "valid", 10)
+    compound = compound_words_view(tok, task, tagging["corpus"])
+    sentences = [s.words for s in read_tagged_meta(meta_path(tagging["bin"], "valid"))[:10]]
+    agree = total = 0
+    all_words, all_expected = [], []
+    for words, view in ((sentences, sample["net_input"]), ([compound["words"]], compound)):
+        ours, valid = task.predictions(model, view)
+        enc = tok(words, is_split_into_words=True, padding=True, return_tensors="pt")
+        theirs, has_tokens = hf_word_logits(head, enc)
+        assert torch.equal(has_tokens, valid) and valid.sum(-1).tolist() == [len(w) for w in words]
+        assert max_diff(ours[valid], theirs[valid]) < TOL
+        expected = [[names[t] for t in row[:len(w)]] for row, w in zip(ours.argmax(-1).tolist(), words)]
+        assert tag_words(head, tok, words) == expected
+        for standard, right in zip(first_subword_labels(head, enc, names), expected):
+            agree, total = agree + sum(a == b for a, b in zip(standard, right)), total + len(right)
+        all_words, all_expected = all_words + list(words), all_expected + expected
+
+    # a sentence longer than the window loses its last words, as in training: they get None
+    cut = {key: torch.cat([compound[key][:, :7], torch.tensor([[end]])], 1)
+           for key, end in (("src_tokens", 2), ("word_of_token", -1))}
+    ours, valid = task.predictions(model, cut)
+    kept, n = int(valid.sum()), len(compound["words"])
+    assert 0 < kept < n
+    assert tag_words(head, tok, [compound["words"]], max_length=8) == \
+        [[names[t] for t in ours[0].argmax(-1).tolist()[:kept]] + [None] * (n - kept)]
+
+    if pooling == "first":  # transformers' own decoding: the argmax by hand, and the pipeline
+        assert agree == total
+        assert all(name == "O" or name.startswith("B-") for name in names)  # each non-O word: a group of its own
+        found = hf().pipeline("token-classification", model=head, tokenizer=tok, aggregation_strategy="first")(
+            [" ".join(w) for w in all_words])
+        assert any(found) and [[(g["word"], g["entity_group"]) for g in row] for row in found] == \
+            [[(w, tag[2:]) for w, tag in zip(ws, tags) if tag != "O"] for ws, tags in zip(all_words, all_expected)]
+    else:  # why the warning: on words of several pieces the first piece's label is another
+        assert agree < total
+
+
+def test_tag_words_refuses_a_model_without_word_pooling():
+    from types import SimpleNamespace
+
+    from xtune_fairseq.convert.hf_tagging import pooling_of
+
+    assert pooling_of(SimpleNamespace(xtune={"task": "tagging", "word_pooling": "sum"})) == "sum"
+    for config in (SimpleNamespace(), SimpleNamespace(xtune={"task": "classification"}),
+                   SimpleNamespace(xtune={"word_pooling": "max"})):
+        with pytest.raises(InputError, match="expected one of first, average, sum: a tagging model written by"):
+            pooling_of(config)
 
 
 # --- QA: start and end logits ----------------------------------------------------------------------
@@ -406,7 +505,7 @@ def test_real_checkpoint_logits(tmp_path):
         assert max_diff(ours[:, 0][real], out.start_logits[real]) < 1e-4
         assert max_diff(ours[:, 1][real], out.end_logits[real]) < 1e-4
     else:
-        from xtune_fairseq.convert.to_hf import word_logits
+        from xtune_fairseq.convert.hf_tagging import word_logits
 
         valid = task.predictions(model, view)[1]
         theirs = word_logits(out.logits, view["word_of_token"], ours.size(1), task.cfg.word_pooling,

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from conftest import make_task
+from xtune_fairseq.core.augment.gaussian_noise import noised_embeddings
 from xtune_fairseq.fairseq_wiring.checkpoints import safe_load
 from xtune_fairseq.core.errors import InputError
 
@@ -30,19 +31,29 @@ def test_encoder_restored_from_pretrained_dir(tiny, model_and_batch):
 
 
 def test_noise_changes_encoder_output_and_zero_noise_does_not(model_and_batch):
+    """GN's noise reaches the encoder through noised_embeddings, exactly as embed(tokens) + noise
+    handed to fairseq's extract_features as token_embeddings; outside the block the model is clean."""
     _, model, batch = model_and_batch
     tokens = batch["net_input"]["src_tokens"]
     head = "sentence_classification_head"
-    dim = model.encoder.sentence_encoder.embed_tokens.embedding_dim
+    embed = model.encoder.sentence_encoder.embed_tokens
+    noise = torch.randn(*tokens.shape, embed.embedding_dim) * 0.5
     with torch.no_grad():
         clean = model(tokens, classification_head_name=head)[0]
-        zero = model(tokens, classification_head_name=head, embedding_noise=torch.zeros(*tokens.shape, dim))[0]
-        noisy = model(tokens, classification_head_name=head, embedding_noise=torch.randn(*tokens.shape, dim) * 0.5)[0]
+        with noised_embeddings(embed, torch.zeros_like(noise)):
+            zero = model(tokens, classification_head_name=head)[0]
+        with noised_embeddings(embed, noise):
+            noisy = model(tokens, classification_head_name=head)[0]
+            feats_noisy = model(tokens, features_only=True)[0]
         feats = model(tokens, features_only=True)[0]
-        feats_noisy = model(tokens, features_only=True, embedding_noise=torch.randn(*tokens.shape, dim) * 0.5)[0]
-    assert torch.allclose(clean, zero, atol=1e-6)
+        by_hand = model.encoder.extract_features(tokens, token_embeddings=embed(tokens) + noise)[0]
+        again = model(tokens, classification_head_name=head)[0]
+    assert torch.equal(clean, zero) and torch.equal(clean, again)
     assert not torch.allclose(clean, noisy, atol=1e-3)
     assert not torch.allclose(feats, feats_noisy, atol=1e-3)
+    assert torch.equal(feats_noisy, by_hand)
+    with pytest.raises(ValueError, match="embedding noise of shape"), noised_embeddings(embed, noise[:, :-1]):
+        model(tokens, features_only=True)
 
 
 @pytest.mark.parametrize("missing", ["model.pt", "dict.txt", "sentencepiece.bpe.model"])

@@ -55,7 +55,7 @@ def test_preprocess_never_replaces_its_inputs(project, kind, capsys):
     for dest in (project, project / "model", project / "model" / "sub"):
         for force in ([], ["--force"]):
             code = preprocess.main(inputs_of(project, kind) + ["--dest", str(dest)] + force)
-            refused(capsys, code, str(dest), "an input of this command", "--dest")
+            refused(capsys, code, str(dest), "an input of this command", "--out")
     assert snapshot(project) == before
 
 
@@ -75,7 +75,7 @@ def test_existing_file_is_never_a_destination(project, capsys):
     target.write_text("mine\n")
     for force in ([], ["--force"]):
         code = preprocess.main(inputs_of(project, "tagging") + ["--dest", str(target)] + force)
-        refused(capsys, code, f"--dest {target}: ", "is a file")
+        refused(capsys, code, f"--out {target}: ", "is a file")
         code = convert.main(["trim", "--model-dir", str(project / "model"), "--corpus", str(project / "corpus.txt"),
                              "--out", str(target)] + force)
         refused(capsys, code, f"--out {target}: ", "is a file")
@@ -88,7 +88,7 @@ def test_someone_elses_folder_needs_force(project, tmp_path, capsys):
         (tmp_path / name).mkdir()
         (tmp_path / name / "thesis.tex").write_text("mine\n")
     code = preprocess.main(inputs_of(project, "tagging") + ["--dest", str(tmp_path / "data")])
-    refused(capsys, code, str(tmp_path / "data"), "--force", "--dest")
+    refused(capsys, code, str(tmp_path / "data"), "--force", "--out")
     trim = ["trim", "--model-dir", str(project / "model"), "--corpus", str(project / "corpus.txt"),
             "--out", str(tmp_path / "trimmed")]
     refused(capsys, convert.main(trim), str(tmp_path / "trimmed"), "--force", "--out")

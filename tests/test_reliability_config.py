@@ -107,7 +107,9 @@ def test_the_planted_file_runs_code_when_fairseq_builds_it_unchecked(tiny, finet
 def test_each_door_is_refused_by_every_reader(finetuned, tmp_path, how, field):
     from fairseq import checkpoint_utils
 
-    import xtune_fairseq.fairseq_wiring.register  # noqa: F401  (fairseq's own reader is the checked one)
+    from xtune_fairseq.fairseq_wiring.install import install
+
+    install()  # what --user-dir user_dir does: the allow-list, fairseq's reader checked
     from xtune_fairseq.fairseq_wiring.checkpoints import load_fairseq_checkpoint, safe_load
 
     marker = tmp_path / "ran"

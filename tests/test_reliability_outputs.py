@@ -141,7 +141,7 @@ def test_preprocess_rerun_keeps_a_file_added_under_meta(tiny, tmp_path, capsys):
     (dest / "meta" / "notes.txt").write_text("mine\n")
     before = digest(dest / "meta" / "notes.txt")
     code = preprocess.main(args)
-    refused(capsys, code, f"--dest {dest}:", "meta/notes.txt", "did not write", "--force")
+    refused(capsys, code, f"--out {dest}:", "meta/notes.txt", "did not write", "--force")
     unchanged(dest / "meta" / "notes.txt", before)
 
 

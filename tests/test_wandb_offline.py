@@ -1,6 +1,9 @@
 """fairseq's --wandb-project with wandb in offline mode (no account, no network) records what the
 xTune criterion logs: r1_loss, r2_loss and the per-language acc_XX, the values fairseq's own log
-prints; --tensorboard-logdir in the same run records the same keys and values."""
+prints; --tensorboard-logdir in the same run records the same keys and values. One run folder per
+training, latest-run pointing at it, and no traceback in wandb's logs (fairseq called wandb.init for
+every progress bar: a second, empty offline-run folder; and never finished the run: a
+HandleAbandonedError traceback in its debug.log; fairseq_wiring/wandb_runs.py)."""
 
 import glob
 import json
@@ -47,10 +50,24 @@ def wandb_records(path):
     return records
 
 
+def assert_one_clean_run(wandb_dir):
+    """One offline-run folder (fairseq's wandb.init per progress bar made one more, empty), latest-run
+    pointing at it, and no traceback in any of wandb's logs (the run left unfinished at exit ended in
+    HandleAbandonedError). Returns the run folder."""
+    folders = glob.glob(os.path.join(wandb_dir, "wandb", "offline-run-*"))
+    assert len(folders) == 1, folders
+    assert os.path.realpath(os.path.join(wandb_dir, "wandb", "latest-run")) == os.path.realpath(folders[0])
+    logs = glob.glob(os.path.join(wandb_dir, "wandb", "**", "*.log"), recursive=True)
+    assert any(path.endswith(os.path.join("logs", "debug.log")) for path in logs), logs
+    for path in logs:
+        text = open(path, encoding="utf-8", errors="replace").read()
+        assert "Traceback" not in text and "HandleAbandonedError" not in text, f"{path}:\n{text[-3000:]}"
+    return folders[0]
+
+
 def wandb_history(wandb_dir):
     """{step: {key: value}} of the one run under wandb_dir (what wandb.log(..., step=) recorded)."""
-    runs = glob.glob(os.path.join(wandb_dir, "wandb", "offline-run-*", "run-*.wandb"))
-    # fairseq calls wandb.init again for every progress bar; wandb returns the run already open
+    runs = glob.glob(os.path.join(assert_one_clean_run(wandb_dir), "run-*.wandb"))
     assert len(runs) == 1, runs
     history = {}
     for record in wandb_records(runs[0]):
@@ -135,3 +152,24 @@ def test_wandb_offline_records_r1_r2_and_languages_as_tensorboard(tiny, tmp_path
     for wb, tb, log in ((wb1, tb1, log1), (wb2, tb2, log2)):
         assert_close(wb, log, 1e-5, "wandb against the json log")  # the log prints 6 significant digits
         assert_close(wb, tb, 1e-6, "wandb against tensorboard")  # tensorboard stores float32
+
+
+def test_wandb_offline_under_hydra_one_clean_run(tiny, tmp_path):
+    """fairseq-hydra-train imports the user dir inside its job, before the first progress bar: the same
+    one run folder and no traceback, over two epochs (four progress bars)."""
+    from conftest import USER_DIR
+    from test_hydra_configs import HYDRA_DIR
+
+    wandb_dir = tmp_path / "wandb"
+    wandb_dir.mkdir()
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1", WANDB_MODE="offline", WANDB_SILENT="true",
+               WANDB_DIR=str(wandb_dir), WANDB_CACHE_DIR=str(tmp_path / "wandb-cache"),
+               WANDB_CONFIG_DIR=str(tmp_path / "wandb-config"), WANDB_DATA_DIR=str(tmp_path / "wandb-data"))
+    cmd = [sys.executable, "-m", "fairseq_cli.hydra_train", "--config-dir", HYDRA_DIR, "--config-name",
+           "baseline_stage1", f"common.user_dir={USER_DIR}", f"task.data={tiny['bin']}",
+           f"model.pretrained_dir={tiny['model']}", f"checkpoint.save_dir={tmp_path / 'ck'}", "common.cpu=true",
+           "lr_scheduler.total_num_update=40", "optimization.max_epoch=2", "common.wandb_project=xtune-test"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    history = wandb_history(str(wandb_dir))
+    assert len(history) == 2 and all("valid/avg_acc" in row and "train/loss" in row for row in history.values())

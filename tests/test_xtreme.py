@@ -101,13 +101,18 @@ def test_xnli_with_translate_train(model, tmp_path):
     assert any("--code-switch-dicts" in n and "en-de.txt" in n for n in notes)
 
 
-def test_pawsx_empty_pairs_and_unlabelled_test_files_are_left_out(model, tmp_path):
+def test_pawsx_empty_pairs_left_out_unlabelled_test_files_kept_without_labels(model, tmp_path):
     info, rows, notes = prepare(model, tmp_path, "pawsx", translations=TRANSLATIONS)
-    assert info["splits"] == ["train", "valid"] and info["labels"] == ["0", "1"]
+    assert info["splits"] == ["test", "train", "valid"] and info["labels"] == ["0", "1"]
     assert rows["train"][0]["texts"] == ['The "Blue" river flows north.', 'The river "Blue" flows north.']
     assert len(rows["train"]) == 3 and len(rows["translations"]) == 3
     assert any("left out 1 row(s) with an empty sentence" in n for n in notes)
-    assert any("2 test file(s) without labels left out" in n and "--eval-split valid" in n for n in notes)
+    # XTREME's test files have no label column: kept, label None (predicted, never scored)
+    assert [(r["lang"], r["texts"][0], r["label"]) for r in rows["test"]] == [("en", "A b c.", None),
+                                                                           ("fr", "Un b c.", None)]
+    assert any("2 of 2 test file(s) without labels" in n and "not scored" in n for n in notes)
+    marker = json.load(open(tmp_path / "pawsx-bin" / "meta" / "xtreme.json"))
+    assert marker == {"task": "pawsx", "unlabelled": {"test": ["en", "fr"]}}
 
 
 def test_udpos_fused_tokens_unlabelled_test_and_authors_translations(model, tmp_path):
@@ -115,8 +120,10 @@ def test_udpos_fused_tokens_unlabelled_test_and_authors_translations(model, tmp_
     assert info["kind"] == "tagging" and "ADP" in info["labels"]
     fr = [r for r in rows["valid"] if r["lang"] == "fr"]
     assert fr[1]["words"] == ["Il", "parle", "du", "livre", "."] and fr[1]["tags"][2] == "ADP"  # du: one word
-    assert sorted({r["lang"] for r in rows["test"]}) == ["fr", "vi"]  # test-de.tsv has no tags
-    assert rows["test"][0]["words"][0] == "Le"  # BOM dropped
+    assert sorted({r["lang"] for r in rows["test"] if r["tags"]}) == ["fr", "vi"]  # test-de.tsv has no tags:
+    assert [r["words"] for r in rows["test"] if r["lang"] == "de"][0] == ["Der", "Hund", "bellt", "."]  # kept, untagged
+    assert [r["tags"] for r in rows["test"] if r["lang"] == "de"] == [None]
+    assert [r for r in rows["test"] if r["lang"] == "fr"][0]["words"][0] == "Le"  # BOM dropped
     by_id = {}
     for r in rows["translations"]:
         by_id.setdefault(r["id"], []).append((r["lang"], " ".join(r["words"])))
@@ -133,12 +140,15 @@ def test_panx_raw_wikiann_prefixes_are_removed(model, tmp_path):
     assert rows["train"][1]["words"][1] == "http://x.org"
     assert rows["test"][0]["words"] == ["Anna", "wohnt", "in", "Rom"] and rows["test"][0]["lang"] == "de"
     info, rows, notes = prepare(model, tmp_path / "processed", "panx", languages=["de"])
-    assert [r["lang"] for r in rows["valid"]] == ["de"] and "test" not in info["splits"]
+    assert [r["lang"] for r in rows["valid"]] == ["de"] and [(r["lang"], r["tags"]) for r in rows["test"]] == [
+        ("de", None)]  # XTREME's panx/test-de.tsv: words only
 
 
 def test_xquad_and_mlqa_read_squad_json_by_their_names(model, tmp_path):
     info, rows, notes = prepare(model, tmp_path, "xquad", translations=TRANSLATIONS)
-    assert info["kind"] == "qa" and [r["lang"] for r in rows["test"]] == ["de", "en"]  # xquad.es: answers removed
+    # xquad.es: answers removed (XTREME's): kept without answers
+    assert info["kind"] == "qa" and [(r["lang"], bool(r["answers"])) for r in rows["test"]] == [
+        ("de", True), ("en", True), ("es", False)]
     assert [r["id"] for r in rows["valid"]] == ["57d1"]  # SQuAD's dev set
     trans = {r["id"]: r for r in rows["translations"]}
     assert trans["56be1"]["question"].startswith("Wann") and trans["56be2"]["answers"] == [["38 Meter", 50]]

@@ -88,7 +88,9 @@ def loader_s_per_batch(task, workers, batch_size):
 
 
 def bench(a):
-    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.install import install  # late: fairseq: start-up time
+
+    install()  # our classes registered, fairseq's checkpoint reader checked (as --user-dir user_dir)
 
     report = {"rows": a.rows, "step_s": a.step_s, "batch_size": a.batch_size, "cpus": os.cpu_count(), "kinds": {}}
     with tempfile.TemporaryDirectory(prefix="xtune-bench-augment-") as work:

@@ -181,7 +181,9 @@ def failed(report) -> bool:
 
 
 def check(a, cuda):
-    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.install import install  # late: fairseq: start-up time
+
+    install()  # our classes registered, fairseq's checkpoint reader checked (as --user-dir user_dir)
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="xtune-gpu-check-") as work:

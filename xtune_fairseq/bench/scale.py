@@ -152,7 +152,7 @@ def measure_size(n, a, words):
     tsv = write_pairs(os.path.join(work, "train.tsv"), n, words, seed=a.seed)
     dest = os.path.join(work, "bin")
     cmd = [sys.executable, "-m", "xtune_fairseq.cli.preprocess", "--model-dir", a.model_dir, "--train", tsv,
-           "--dest", dest, "--force"]
+           "--out", dest, "--force"]
     if a.translations_per_pair:
         cmd += ["--translations", write_translations(tsv, os.path.join(work, "translations.tsv"), a.translations_per_pair)]
     wall, cpu, rss, _ = run_measured(cmd)

@@ -49,7 +49,9 @@ def make_teacher(a, out_dir):
 
 
 def bench(a):
-    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.install import install  # late: fairseq: start-up time
+
+    install()  # our classes registered, fairseq's checkpoint reader checked (as --user-dir user_dir)
 
     teacher = make_teacher(a, tempfile.mkdtemp(prefix="xtune-bench-teacher-"))
     base = [a.data, "--user-dir", os.path.join(ROOT, "user_dir"), "--task", "xtune_classification",

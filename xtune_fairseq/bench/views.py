@@ -29,7 +29,9 @@ def _build(a, flags):
     from fairseq import options, tasks  # late: fairseq: start-up time (about 3 s)
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # late: fairseq: start-up time (about 3 s)
 
-    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.install import install  # late: fairseq: start-up time
+
+    install()  # our classes registered, fairseq's checkpoint reader checked (as --user-dir user_dir)
 
     argv = [a.data, "--task", "xtune_classification", "--arch", "xlmr_xtune", "--pretrained-dir", a.model_dir,
             "--criterion", "xtune_consistency", "--cpu", "--seed", "1", *flags]

@@ -6,13 +6,15 @@ Classification: accuracy. Tagging: token accuracy (POS) or entity-level F1 (BIO 
 gets no prediction and counts as wrong (as O for F1). QA (span extraction): every window through
 the model, spans merged per question (n-best, --n-best-size / --max-answer-length of the
 checkpoint's task), F1 per language with SQuAD v1.1's normalisation (`--metric squad`, the
-default) or MLQA's language-aware one (`--metric mlqa`); exact match is in the JSON too."""
+default) or MLQA's language-aware one (`--metric mlqa`); exact match is in the JSON too.
+Languages without labels (XTREME's own test sets) are not scored: --submission-dir writes their
+predictions in XTREME's submission layout; the last line says what was scored and what only predicted."""
 
 import argparse
 import os
 
 from xtune_fairseq.cli.common import run_cli
-from xtune_fairseq.core.data.prepared import INFO, read_data_info
+from xtune_fairseq.core.data.prepared import INFO, meta_path, read_data_info
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import check_output_file
 from xtune_fairseq.core.flag_ranges import check_ranges
@@ -20,6 +22,7 @@ from xtune_fairseq.core.ownership import mark_output
 from xtune_fairseq.evaluation.predictions import checkpoint_specs, evaluate
 from xtune_fairseq.evaluation.report import write_outputs
 from xtune_fairseq.evaluation.scores import METRICS
+from xtune_fairseq.evaluation.submission import SUFFIX, split_labels, split_unlabelled, summary, xtreme_task
 
 COMMAND = "xtune-evaluate"
 
@@ -36,6 +39,9 @@ def main(argv=None):
                    help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets); QA: F1 and exact match "
                    "with SQuAD v1.1's normalisation (squad, auto) or MLQA's per-language one (mlqa)")
     p.add_argument("--predictions-dir", help="QA: write NAME.LANG.json answers per checkpoint and language here")
+    p.add_argument("--submission-dir",
+                   help="where the split has languages without labels (XTREME's test sets): write their predictions "
+                   "here in XTREME's submission layout, NAME/TASK/test-LANG.tsv (.json for QA), for its leaderboard")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--markdown", help="write the table here")
     p.add_argument("--force", action="store_true",
@@ -49,18 +55,47 @@ def main(argv=None):
         checkpoints = [spec.split("=", 1)[-1] for spec in args.checkpoint]
         if args.predictions_dir and os.path.lexists(args.predictions_dir) and not os.path.isdir(args.predictions_dir):
             raise InputError(f"--predictions-dir {args.predictions_dir}: is a file, not a folder")
-        outputs = [("--json", args.json), ("--markdown", args.markdown)] + answer_files(args)
-        for flag, path in outputs:
-            if path:  # never a checkpoint or inside the data directory read, nor a file of someone else's
-                check_output_file(path, flag, checkpoints + [args.data], COMMAND, args.force)
+
+        def check_outputs(outputs):  # never a checkpoint or inside the data directory read, nor someone else's file
+            for flag, path in outputs:
+                if path:
+                    check_output_file(path, flag, checkpoints + [args.data], COMMAND, args.force)
+
+        check_outputs([("--json", args.json), ("--markdown", args.markdown)])  # before the data is read
+        check_split(args)
+        written = answer_files(args) + submission_files(args)
+        check_outputs(written)
         results = evaluate(args.checkpoint, args.data, args.split, source=args.source_lang, batch_size=args.batch_size,
-                           metric=args.metric, predictions_dir=args.predictions_dir)
+                           metric=args.metric, predictions_dir=args.predictions_dir, submission_dir=args.submission_dir)
         print(write_outputs(results, args.json, args.markdown, COMMAND))
-        for _, path in answer_files(args):
+        for _, path in written:
             if os.path.isfile(path):
                 mark_output(path, COMMAND)
+        print(summary({args.split: results}))
 
     return run_cli(go)
+
+
+def check_split(args):
+    """The split is one of the data's, and has labels or gets a --submission-dir."""
+    splits = read_data_info(args.data, required=()).get("splits", [args.split])
+    if args.split not in splits:
+        raise InputError(f"--split {args.split}: {args.data} has the splits {', '.join(splits)}; choose one of them")
+    langs, unlabelled = split_labels(args.data, args.split)
+    if langs == unlabelled and not args.submission_dir:
+        raise InputError(f"--split {args.split}: no language of it has labels ({', '.join(langs)}: XTREME's test "
+                         "sets), nothing to score; pass --submission-dir DIR to write their predictions in "
+                         "XTREME's submission layout, or --split valid to score the dev sets")
+
+
+def submission_files(args):
+    """(flag, path) of every prediction file --submission-dir gets: the split's languages without labels."""
+    if not args.submission_dir or not os.path.isfile(meta_path(args.data, args.split)):
+        return []
+    langs, task = split_unlabelled(args.data, args.split), xtreme_task(args.data)
+    suffix = SUFFIX[read_data_info(args.data, required=()).get("kind", "classification")]
+    return [("--submission-dir", os.path.join(args.submission_dir, name, task, f"{args.split}-{lang}.{suffix}"))
+            for name, _ in checkpoint_specs(args.checkpoint) for lang in langs]
 
 
 def answer_files(args):

@@ -15,7 +15,8 @@ def main(argv=None):
                    help="replace a non-empty --out or --data-out that this command did not write")
     p.add_argument("--corpus", help="text to train sentencepiece on (default: generated data)")
     p.add_argument("--data-out", help="with no --corpus: where to write the generated TSV data")
-    p.add_argument("--vocab-size", type=int, default=400, help="sentencepiece pieces trained on the corpus")
+    p.add_argument("--vocab-size", type=int, help="sentencepiece pieces trained on the corpus (default: 400, or as "
+                   "many as sentencepiece finds in the corpus if fewer: 399 with sentencepiece 0.2.2)")
     p.add_argument("--layers", type=int, default=2, help="encoder layers")
     p.add_argument("--dim", type=int, default=32, help="hidden size (divisible by --heads)")
     p.add_argument("--heads", type=int, default=2, help="attention heads")

@@ -19,6 +19,7 @@ from xtune_fairseq.core.data import xtreme
 from xtune_fairseq.core.data.prepared import KINDS
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.flag_ranges import check_ranges
+from xtune_fairseq.core.qa.windows import WORD_SPLITS
 from xtune_fairseq.prepare import preprocess, preprocess_qa, preprocess_tagging, preprocess_xtreme
 
 
@@ -50,9 +51,16 @@ def _parser() -> argparse.ArgumentParser:
                    "SQuAD JSON whose question ids are training ids, with the translations' own answers")
     p.add_argument("--tag-format", choices=["auto", "conll", "word_tag"], default="auto",
                    help="tagging files: 'word<TAB>tag' lines (conll) or 'word/TAG ...' sentences (word_tag)")
-    p.add_argument("--dest", required=True, help="output data directory; an existing one is replaced only if "
+    p.add_argument("--qa-word-split", choices=list(WORD_SPLITS),
+                   help="qa: the words sentencepiece segments one at a time, each with its own \u2581, and that "
+                   "code-switch, subword sampling and R1 work on. whitespace (default): the authors' and "
+                   "transformers' (a run without spaces is one word); character: every character of a script "
+                   "written without spaces (Chinese, Japanese, Thai...) is a word too. Recorded in xtune.json: "
+                   "training, evaluation and xtune-convert to-hf's tokenizer follow it (docs/fidelity.md)")
+    p.add_argument("--out", "--dest", dest="dest", required=True, metavar="OUT",
+                   help="output data directory (--dest: its earlier name); an existing one is replaced only if "
                    "xtune-preprocess wrote it (xtune.json) and nothing was added to it")
-    p.add_argument("--force", action="store_true", help="replace a non-empty --dest that xtune-preprocess did not "
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out that xtune-preprocess did not "
                    "write (never an input, a file or the current folder)")
     p.add_argument("--workers", type=int, default=1, help="processes that binarize the data (fairseq-preprocess --workers)")
     return p
@@ -82,12 +90,14 @@ def _preprocess_main(argv):
         if args.xtreme or args.languages:
             name, root, languages = _xtreme_flags(args)
             return print(preprocess_xtreme(name, root, args.model_dir, args.dest, args.translations, languages,
-                                           args.workers, args.force))
+                                           args.workers, args.force, qa_word_split=args.qa_word_split))
         if not args.train:
             raise InputError("--train is required (or --xtreme TASK DIR)")
+        if args.qa_word_split and args.kind != "qa":
+            raise InputError(f"--qa-word-split goes with --kind qa (this is --kind {args.kind or 'classification'})")
         if args.kind == "qa":
             return print(preprocess_qa(args.model_dir, args.dest, files("train"), files("valid"), files("test"),
-                                       files("translations"), args.force))
+                                       files("translations"), args.force, args.qa_word_split or "whitespace"))
         if args.kind == "tagging":
             return print(preprocess_tagging(args.model_dir, args.dest, files("train"), files("valid"), files("test"),
                                             args.translations, args.tag_format, args.force))

@@ -3,7 +3,7 @@
 forward pass in stage 2 (pass the file as --teacher-cache). Re-sampled or noised views are not
 fixed: the criterion still runs the teacher (--teacher-path) for batches that contain them.
 
-  xtune-teacher-cache --teacher runs/x/stage1/checkpoint_best.pt --data data-bin --out runs/x/teacher.pt
+  xtune-teacher-cache --teacher-path runs/x/stage1/checkpoint_best.pt --data data-bin --out runs/x/teacher.pt
 (--out is never inside --data: the data directory holds what xtune-preprocess wrote, nothing else)
 """
 
@@ -17,7 +17,9 @@ from xtune_fairseq.prepare.teacher_cache import COMMAND, write_cache
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--teacher", required=True, help="stage-1 checkpoint")
+    p.add_argument("--teacher-path", "--teacher", dest="teacher", required=True, metavar="TEACHER_PATH",
+                   help="stage-1 checkpoint, the teacher fairseq-train's --teacher-path names (--teacher: its earlier "
+                   "name here)")
     p.add_argument("--data", required=True, help="xtune-preprocess output the student trains on")
     p.add_argument("--out", required=True, help="cache file to write (never inside --data)")
     p.add_argument("--batch-size", type=int, default=64, help="rows per forward pass of the teacher")

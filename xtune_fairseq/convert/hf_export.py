@@ -11,16 +11,20 @@ sorted by name; so id2label is read from label/dict.txt.
 """
 
 import json
+import logging
 import os
 
 from xtune_fairseq.fairseq_wiring.checkpoints import check_data_fits, safe_load
+from xtune_fairseq.convert.hf_tagging import DECODER, POOLING_KEY, first_subword_decoding_differs
 from xtune_fairseq.convert.hf_tokenizer import SPECIALS, dict_ordered_spm, tokenizer_files
 from xtune_fairseq.convert.to_hf import KINDS, check_arch, fairseq_to_hf, hf_config, n_labels
 from xtune_fairseq.core.data.prepared import INFO, TASK_OF_KIND, read_data_info
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import OutputDir, check_replaceable, dir_in_progress
+from xtune_fairseq.core.qa.windows import INFO_KEY as QA_WORD_SPLIT, LEGACY_WORD_SPLIT, split_unspaced_of
 from xtune_fairseq.core.xlmr_dir import model_args_of, read_dict_pieces
 
+logger = logging.getLogger(__name__)
 MARKER = "xtune-hf.json"
 TOKENIZER = ("sentencepiece.bpe.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 HF_DIR = OutputDir("a HuggingFace model directory written by xtune-convert to-hf", MARKER,
@@ -112,13 +116,35 @@ def export_to_hf(checkpoint: str, out_dir: str, data: str = None, force: bool = 
         sp_bytes, dropped = dict_ordered_spm(f.read(), pieces, sp_path, dict_path)
     extra = {"format": 1, "task": kind, "max_positions": task_cfg.get("max_positions")}
     if kind == "tagging":
-        extra["word_pooling"] = task_cfg.get("word_pooling", "first")
+        extra.update(tagging_config(task_cfg.get("word_pooling", "first")))
+    split_unspaced = kind == "qa" and split_unspaced_of(info, os.path.join(data, INFO))
+    if kind == "qa":  # the words the model was trained on (xtune-preprocess --qa-word-split): the tokenizer's too
+        extra[QA_WORD_SPLIT] = info.get(QA_WORD_SPLIT, LEGACY_WORD_SPLIT)
     config = hf_config(arch, kind, labels, hf_state, hidden_act, extra)
-    files = tokenizer_files(sp_bytes, config["max_position_embeddings"] - 2, sp_path)
+    files = tokenizer_files(sp_bytes, config["max_position_embeddings"] - 2, sp_path, split_unspaced)
     _write(out_dir, [checkpoint, data], force, config, hf_state, sp_bytes, files,
            {"format": 1, "checkpoint": os.path.abspath(checkpoint), "data": os.path.abspath(data),
             "kind": kind, "sentencepiece_pieces_left_out": dropped})
-    return {"kind": kind, "labels": labels, "pieces": len(pieces), "pieces_left_out": dropped}
+    warn_decoding(extra)
+    return {"kind": kind, "labels": labels, "pieces": len(pieces), "pieces_left_out": dropped,
+            "word_pooling": extra.get(POOLING_KEY)}
+
+
+def tagging_config(pooling: str) -> dict:
+    """config.json's xtune keys of a tagging export: the pooling, whether transformers' standard
+    decoding (the label at each word's first subword) gives the trained labels, and what does."""
+    return {POOLING_KEY: pooling, "first_subword_decoding": not first_subword_decoding_differs(pooling),
+            "decode_words_with": DECODER}
+
+
+def warn_decoding(extra: dict) -> None:
+    """One line when transformers' standard decoding is not what the exported model predicts."""
+    if extra.get("first_subword_decoding", True):
+        return
+    logger.warning("trained with --word-pooling %s: transformers' token-classification decoding (the label at "
+                   "each word's first subword) is not what this model predicts; take word labels from %s(model, "
+                   "tokenizer, sentences), which pools as training did (config.json: xtune.%s)",
+                   extra[POOLING_KEY], DECODER, POOLING_KEY)
 
 
 def _write(out_dir, inputs, force, config, hf_state, sp_bytes, files, marker):

@@ -15,6 +15,7 @@ import base64
 from typing import Dict, List, Sequence, Tuple
 
 from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.qa.windows import UNSPACED_REGEX
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]  # fairseq ids 0-3; <mask> follows dict.txt's pieces
 SP_SPECIALS = ["<unk>", "<s>", "</s>"]  # sentencepiece ids 0-2 in XLM-R's model
@@ -69,10 +70,13 @@ def _added(i: int, content: str) -> dict:
             "normalized": False, "special": True}
 
 
-def tokenizer_json(sp_bytes: bytes, where: str) -> dict:
+def tokenizer_json(sp_bytes: bytes, where: str, split_unspaced: bool = False) -> dict:
     """The tokenizers-library file of XLM-R's tokenizer (what transformers' own conversion of the
     sentencepiece model gives): nmt_nfkc normaliser, whitespace split, sentencepiece's ▁ marker,
-    `<s> A </s>` and `<s> A </s></s> B </s>` (fairseq's sentence pairs with --separator-token 2)."""
+    `<s> A </s>` and `<s> A </s></s> B </s>` (fairseq's sentence pairs with --separator-token 2).
+    split_unspaced: QA data split per character (xtune-preprocess --qa-word-split character): each
+    character of a script without spaces is also a word of its own, with its own ▁ (a Split
+    pre-tokenizer isolating core.qa.windows.UNSPACED_REGEX), as the model was trained."""
     m = _proto(sp_bytes, where)
     vocab = vocabulary(sp_bytes, where)
     charsmap = m.normalizer_spec.precompiled_charsmap
@@ -90,7 +94,9 @@ def tokenizer_json(sp_bytes: bytes, where: str) -> dict:
         "added_tokens": [_added(i, s) for i, s in enumerate(SPECIALS)] + [_added(len(vocab) - 1, MASK)],
         "normalizer": {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(charsmap).decode("ascii")}
         if charsmap else None,
-        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, metaspace]},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}] + (
+            [{"type": "Split", "pattern": {"Regex": UNSPACED_REGEX}, "behavior": "Isolated", "invert": False}]
+            if split_unspaced else []) + [metaspace]},
         "post_processor": {
             "type": "TemplateProcessing",
             "single": [token("<s>"), seq("A"), token("</s>")],
@@ -108,12 +114,16 @@ def special_tokens_map() -> Dict[str, str]:
             "pad_token": "<pad>", "mask_token": MASK}
 
 
-def tokenizer_config(max_length: int) -> dict:
-    return {"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": max_length, "add_prefix_space": True,
-            **special_tokens_map()}
+def tokenizer_config(max_length: int, split_unspaced: bool = False) -> dict:
+    """split_unspaced: the class that reads tokenizer.json as written (transformers 5's XLMRobertaTokenizer
+    rebuilds XLM-R's own pre-tokenizer, which has no Split per character)."""
+    cls = "PreTrainedTokenizerFast" if split_unspaced else "XLMRobertaTokenizer"
+    return {"tokenizer_class": cls, "model_max_length": max_length, "add_prefix_space": True, **special_tokens_map()}
 
 
-def tokenizer_files(sp_bytes: bytes, max_length: int, where: str) -> Dict[str, dict]:
-    """The JSON files beside sentencepiece.bpe.model (`sp_bytes`, already in dict.txt's order)."""
-    return {"tokenizer.json": tokenizer_json(sp_bytes, where), "tokenizer_config.json": tokenizer_config(max_length),
+def tokenizer_files(sp_bytes: bytes, max_length: int, where: str, split_unspaced: bool = False) -> Dict[str, dict]:
+    """The JSON files beside sentencepiece.bpe.model (`sp_bytes`, already in dict.txt's order);
+    split_unspaced: see tokenizer_json."""
+    return {"tokenizer.json": tokenizer_json(sp_bytes, where, split_unspaced),
+            "tokenizer_config.json": tokenizer_config(max_length, split_unspaced),
             "special_tokens_map.json": special_tokens_map()}

@@ -15,7 +15,6 @@ from typing import Dict, Sequence
 import torch
 
 from xtune_fairseq.core.errors import InputError
-from xtune_fairseq.core.word_alignment import pool_words, word_assignment
 
 ENC = "encoder.sentence_encoder."
 KINDS = {  # our kind -> (HF class, {our head's module: HF's})
@@ -123,16 +122,3 @@ def hf_config(arch: dict, kind: str, labels: Sequence[str], hf_state: Dict[str, 
         "torch_dtype": "float32",
         "xtune": dict(extra),
     }
-
-
-def word_logits(token_logits: torch.Tensor, word_of_token: torch.Tensor, n_words: int, pooling: str,
-                bias: torch.Tensor) -> torch.Tensor:
-    """Our tagging logits (rows, n_words, tags) from the HF model's per-token logits. The head is
-    linear, so pooling commutes with it: `first` and `average` pool the logits as we pool the
-    states; `sum` adds the bias once per subword, so all but one are taken off again."""
-
-    pooled, _ = pool_words(token_logits, word_of_token, n_words, pooling)
-    if pooling == "sum":
-        extra = (word_assignment(word_of_token, n_words).sum(-1) - 1).clamp(min=0)
-        pooled = pooled - extra.unsqueeze(-1).to(pooled.dtype) * bias
-    return pooled

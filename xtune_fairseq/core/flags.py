@@ -7,6 +7,7 @@ typed fields a library call takes, and a command's parser is made from them. Pur
         data: str = option(help="data directory")                          # no default: required
         lr: float = option(7e-6, help="peak learning rate", group="optimizer")
         fp16: bool = option(False, help="float16", group="runtime", exclusive="precision")
+        eval_split: str = option("test", help="split scored", flag="--split", aliases=("--eval-split",))
 
     add_dataclass_arguments(argparse.ArgumentParser(), Settings)
 """
@@ -17,12 +18,15 @@ import typing
 
 # the metadata keys add_dataclass_arguments reads
 HELP, CHOICES, GROUP, EXCLUSIVE, NEGATABLE = "help", "choices", "group", "exclusive", "negatable"
+FLAG, ALIASES = "flag", "aliases"
 
 
 def option(default=dataclasses.MISSING, help=None, **metadata):
     """A dataclass field that is also a flag: `default` (none: a required flag), its help text, and
     choices, group (an argument group's title), exclusive (fields naming the same key exclude each
-    other) or negatable (a bool field with --no-NAME too) as keyword arguments."""
+    other), negatable (a bool field with --no-NAME too), flag (the flag's name where it is not
+    --field-name, the one name of that meaning across the commands) or aliases (other spellings it
+    also accepts, e.g. an earlier name) as keyword arguments."""
     return dataclasses.field(default=default, metadata={HELP: help, **metadata})
 
 
@@ -30,8 +34,14 @@ def flag_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
+def field_flags(field: dataclasses.Field) -> list:
+    """The field's flag (its metadata's flag, else --field-name), then its aliases."""
+    return [field.metadata.get(FLAG) or flag_name(field.name), *field.metadata.get(ALIASES, ())]
+
+
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls) -> argparse.ArgumentParser:
-    """One argument per field of the dataclass cls, in the fields' order, its dest the field's name:
+    """One argument per field of the dataclass cls, in the fields' order, its dest the field's name
+    (its flag --field-name, or the metadata's flag, and any aliases):
     required without a default; a bool field a switch (store_true, or --NAME / --no-NAME when
     negatable); an int or float field (Optional too) converts its value; a str field none. Groups
     are made at their first field, mutually exclusive ones inside the group of their first field."""
@@ -49,7 +59,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls) -> argparse.Ar
             if key not in exclusive:
                 exclusive[key] = target.add_mutually_exclusive_group()
             target = exclusive[key]
-        target.add_argument(flag_name(field.name), **_argument(field, hints[field.name]))
+        target.add_argument(*field_flags(field), dest=field.name, **_argument(field, hints[field.name]))
     return parser
 
 
@@ -67,6 +77,8 @@ def _argument(field: dataclasses.Field, annotation) -> dict:
         kwargs["action"] = argparse.BooleanOptionalAction if field.metadata.get(NEGATABLE) else "store_true"
     elif kind in (int, float):
         kwargs["type"] = kind
+    if FLAG in field.metadata and kind is not bool and CHOICES not in field.metadata:
+        kwargs["metavar"] = field.metadata[FLAG].lstrip("-").replace("-", "_").upper()  # not the field's name
     return kwargs
 
 

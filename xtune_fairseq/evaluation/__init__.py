@@ -5,7 +5,8 @@ xtune-retrieval commands as thin flag parsers over it:
     results = evaluate({"xtune": "runs/x/stage2/checkpoint_best.pt"}, "data-bin", "test")
     print(write_outputs(results, "results.json", "results.md"))
 
-predictions.py: a checkpoint's predictions on a split, and evaluate(); scores.py: per-language scores and
+predictions.py: a checkpoint's predictions on a split, and evaluate(); submission.py: predictions of
+languages without labels (XTREME's test sets) in XTREME's submission layout; scores.py: per-language scores and
 per-example statistics; report.py: results as JSON and markdown; tables.py: runs over seeds as mean ± std
 tables; significance.py: paired randomization against a baseline; encoders.py: models for the analyses;
 representations.py: the t-SNE / PCA picture of first-token vectors; retrieval.py: cross-lingual retrieval."""
@@ -20,7 +21,7 @@ _MODULE_OF = {
     "Checkpoints": "predictions", "checkpoint_specs": "predictions", "evaluate": "predictions",
     "predict": "predictions",
     "METRICS": "scores", "example_stats": "scores", "qa_scores": "scores", "score": "scores",
-    "write_outputs": "report",
+    "write_outputs": "report", "write_submission": "submission",
     "load_runs": "tables", "write_tables": "tables",
     "check_samples": "significance", "compare": "significance", "significance_table": "significance",
     "write_significance": "significance",
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time, __getattr
                                                     retrieval_markdown, retrieval_table, write_results)
     from xtune_fairseq.evaluation.scores import METRICS, example_stats, qa_scores, score
     from xtune_fairseq.evaluation.significance import check_samples, compare, significance_table, write_significance
+    from xtune_fairseq.evaluation.submission import write_submission
     from xtune_fairseq.evaluation.tables import load_runs, write_tables
 
 

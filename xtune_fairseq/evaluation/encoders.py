@@ -46,7 +46,9 @@ class Encoder:
 def load_encoder(path: str, data: str = None) -> Encoder:
     """A directory with model.pt (pretrained) or a checkpoint file (fine-tuned; `data` overrides
     the data directory it was trained on, whose sentencepiece model it uses)."""
-    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.install import install  # late: fairseq: start-up time
+
+    install()  # our classes registered, fairseq's checkpoint reader checked (as --user-dir user_dir)
 
     if os.path.isdir(path):
         from fairseq.models.roberta import XLMRModel  # late: fairseq: start-up time (about 3 s)

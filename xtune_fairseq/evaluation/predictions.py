@@ -11,6 +11,7 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 from xtune_fairseq.core.metrics.metrics import summarize
 from xtune_fairseq.core.qa.squad import write_predictions
 from xtune_fairseq.evaluation.scores import example_stats, qa_scores, score
+from xtune_fairseq.evaluation.submission import unlabelled_languages, write_submission, xtreme_task
 from xtune_fairseq.fairseq_wiring.checkpoints import load_with_data
 
 Checkpoints = Union[Mapping[str, str], Sequence[str]]  # {name: path}, or NAME=PATH / PATH specs
@@ -22,7 +23,9 @@ def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 6
     per question with the QAExamples as golds (qa)."""
     import torch  # here, not at the top: see the module's docstring
 
-    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.install import install  # late: fairseq: start-up time
+
+    install()  # our classes registered, fairseq's checkpoint reader checked (as --user-dir user_dir)
 
     model, task = load_with_data(checkpoint, data)
     task.load_dataset(split)
@@ -47,7 +50,7 @@ def predict(checkpoint: str, data: str, split: str = "test", batch_size: int = 6
                 sentence = sentences[index]
                 preds.append([task.label_names[best[row, w]] if w < valid.size(1) and valid[row, w] else None
                               for w in range(len(sentence.words))])
-                golds.append(list(sentence.tags))
+                golds.append(None if sentence.tags is None else list(sentence.tags))  # None: no tags (XTREME's test)
     # in the split's own order, whatever order batching used (it depends on the checkpoint's seed):
     # per-example statistics of two runs then pair example by example
     order = sorted(range(len(ids)), key=ids.__getitem__)
@@ -78,25 +81,37 @@ def checkpoint_specs(specs: Iterable[str]) -> List[Tuple[str, str]]:
 
 
 def evaluate(checkpoints: Checkpoints, data: str, split: str = "test", *, source: str = "en", batch_size: int = 64,
-             metric: str = "auto", predictions_dir: Optional[str] = None) -> dict:
+             metric: str = "auto", predictions_dir: Optional[str] = None, submission_dir: Optional[str] = None) -> dict:
     """{name: {"per_language", "average", "transfer_gap", "source_language", "metric", "examples",
-    ["exact_match",] "checkpoint", "split"}} of each checkpoint on `split` of the xtune-preprocess
-    directory `data`. checkpoints: {name: path}, or NAME=PATH / PATH specs (checkpoint_specs);
-    source: the language the transfer gap is measured from; metric: one of scores.METRICS;
-    predictions_dir: QA only, writes NAME.LANG.json ({question id: answer}) per checkpoint and language."""
+    ["exact_match",] ["unlabelled", "submission",] "checkpoint", "split"}} of each checkpoint on `split` of
+    the xtune-preprocess directory `data`. checkpoints: {name: path}, or NAME=PATH / PATH specs
+    (checkpoint_specs); source: the language the transfer gap is measured from; metric: one of
+    scores.METRICS; predictions_dir: QA only, writes NAME.LANG.json ({question id: answer}) per checkpoint
+    and language. Languages without labels (XTREME's test sets) are not scored but listed in "unlabelled";
+    with submission_dir, their predictions go to SUBMISSION_DIR/NAME/TASK/SPLIT-LANG.tsv|json
+    ("submission": {lang: file}), XTREME's submission layout (submission.py)."""
     named = checkpoints.items() if isinstance(checkpoints, Mapping) else checkpoint_specs(checkpoints)
     results = {}
     for name, path in named:
         task, langs, preds, golds = predict(path, data, split, batch_size)
-        scores, metric_name = score(task, langs, preds, golds, metric=metric)
+        unlabelled = unlabelled_languages(task.kind, langs, golds)
+        keep = [i for i, lang in enumerate(langs) if lang not in unlabelled]
+        s_langs, s_preds, s_golds = ([seq[i] for i in keep] for seq in (langs, preds, golds))
+        scores, metric_name = score(task, s_langs, s_preds, s_golds, metric=metric)
         results[name] = summarize(scores, source)
         results[name]["metric"] = metric_name
-        results[name]["examples"] = example_stats(task, langs, preds, golds, metric)
+        results[name]["examples"] = example_stats(task, s_langs, s_preds, s_golds, metric)
         if task.kind == "qa":
-            em = qa_scores(langs, preds, golds, metric)
+            em = qa_scores(s_langs, s_preds, s_golds, metric)
             results[name]["exact_match"] = summarize({lang: s["exact_match"] for lang, s in em.items()}, source)
             if predictions_dir:
                 _write_answers(predictions_dir, name, langs, preds, golds)
+        if unlabelled:
+            results[name]["unlabelled"] = unlabelled
+        if unlabelled and submission_dir:
+            folder = os.path.join(submission_dir, name, xtreme_task(data))
+            results[name]["submission"] = write_submission(folder, task.kind, split, langs, preds, golds,
+                                                           task.label_names, unlabelled)
         results[name]["checkpoint"] = os.path.abspath(path)
         results[name]["split"] = split
     return results

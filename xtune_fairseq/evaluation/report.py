@@ -15,8 +15,13 @@ def write_outputs(results: Mapping[str, dict], json_path: Optional[str] = None, 
     """The markdown table of results (evaluate()'s, or aggregated ones), returned and written to
     markdown_path, the results to json_path (either optional). command: the CLI whose outputs they are,
     marked as such beside each (files.mark_output)."""
-    table = markdown_table(results, next(iter(results.values())).get("metric", "accuracy"))
-    if all("exact_match" in r for r in results.values()):  # QA: the exact-match table as well
+    first = next(iter(results.values()))
+    if not any(r["per_language"] for r in results.values()):  # a split without labels (XTREME's test sets)
+        table = (f"nothing scored: split {first.get('split', '?')} has no labels "
+                 f"({', '.join(first.get('unlabelled', []))}); predictions only\n")
+    else:
+        table = markdown_table(results, first.get("metric", "accuracy"))
+    if all(r.get("exact_match", {}).get("per_language") for r in results.values()):  # QA: exact match as well
         table += "\n" + markdown_table({n: r["exact_match"] for n, r in results.items()}, "exact match")
     for path, text in ((json_path, json.dumps(results, indent=1)), (markdown_path, table)):
         if path:

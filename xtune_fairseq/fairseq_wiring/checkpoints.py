@@ -23,6 +23,7 @@ from xtune_fairseq.core.checkpoint_config import check_checkpoint_config
 from xtune_fairseq.core.data.prepared import INFO, TASK_OF_KIND, read_data_info
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import atomic_copy
+from xtune_fairseq.core.qa.windows import INFO_KEY as QA_WORD_SPLIT, word_split_of
 
 
 def _allowed_globals():
@@ -149,6 +150,10 @@ def check_data_fits(state, path, data):
     count = task_cfg.get("num_classes", -1)
     if labels is None and count > 0 and count != len(theirs):
         raise InputError(f"{path} predicts {count} labels, {data} has {len(theirs)}: {theirs}")
+    trained = (state.get("task_state") or {}).get(QA_WORD_SPLIT)  # QA checkpoints since --qa-word-split
+    if kind == "qa" and trained is not None and trained != word_split_of(info, os.path.join(data, INFO)):
+        raise InputError(f"{path} was trained on QA words split by {trained}, {data} splits them by "
+                         f"{word_split_of(info, data)}: rerun xtune-preprocess --qa-word-split {trained}")
 
 
 def check_finite_weights(model, path):

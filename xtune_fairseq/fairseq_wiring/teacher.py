@@ -11,6 +11,7 @@ import os
 import torch
 
 from xtune_fairseq.fairseq_wiring.checkpoints import check_finite_weights, checkpoint_labels, load_fairseq_checkpoint
+from xtune_fairseq.core.augment.gaussian_noise import noised_embeddings
 from xtune_fairseq.core.batch import Batch
 from xtune_fairseq.core.data.targets import items
 from xtune_fairseq.core.errors import InputError, NonFiniteLoss
@@ -43,11 +44,12 @@ class FrozenTeacher:
             self.model.to(device=like.device, dtype=like.dtype)
 
     def predictions(self, view: dict, embedding_noise=None, like: torch.Tensor = None):
-        """The task's (rows, items, labels) logits for the student's input view."""
+        """The task's (rows, items, labels) logits for the student's input view, with embedding_noise
+        (batch, time, dim) on its word embeddings."""
         if like is not None:
             self._match(like)
-        with torch.inference_mode():
-            logits, valid = self.task.predictions(self.model, view, embedding_noise)
+        with torch.inference_mode(), noised_embeddings(self.model.encoder.sentence_encoder.embed_tokens, embedding_noise):
+            logits, valid = self.task.predictions(self.model, view)
         # R2's KL zeroes terms where the teacher's p is NaN: the loss would stay finite and hide it
         if not bool(torch.isfinite(logits[valid]).all()):
             raise NonFiniteLoss(f"{self.path}: the teacher's logits are NaN/inf on this batch (its weights were "

@@ -1,5 +1,7 @@
 """The pipeline's settings: PipelineConfig, one typed field per xtune-pipeline flag (the flag is the
-field's name with dashes: lambda1 is --lambda1, a_star --a-star), with the flag's default, help and
+field's name with dashes: lambda1 is --lambda1, a_star --a-star; where the other xtune-* commands name
+that meaning otherwise, the flag is theirs and the older spelling an alias: eval_split is --split, also
+--eval-split; teacher is --teacher-checkpoint, also --teacher), with the flag's default, help and
 choices; the recipes' presets (core/recipes.py) under explicit settings; the defaults that depend
 on the data. xtune-pipeline's parser is made from these fields (parse_flags), nothing else."""
 
@@ -49,8 +51,9 @@ class PipelineConfig:
     noise_std: float = _xtune(1e-5, help="scale of the Gaussian-noise augmentation on word embeddings")
     r2_hard_labels: bool = _xtune(False, negatable=True,
                                   help="R2 as cross-entropy on the teacher's argmax (the NER recipes')")
-    teacher: str = _xtune("best", choices=["best", "last"],
-                          help="stage-1 checkpoint used as R2's teacher (the authors' QA: the last)")
+    teacher: str = _xtune("best", choices=["best", "last"], flag="--teacher-checkpoint", aliases=("--teacher",),
+                          help="stage-1 checkpoint used as R2's teacher (the authors' QA: the last); "
+                          "fairseq-train's --teacher-path is then stage1/checkpoint_best.pt or _last.pt")
     r2_rows: str = _xtune("augmented", choices=["augmented", "all"],
                           help="R2 on the augmented copies (the authors' code) or on all of D + A(D) (the paper's sum)")
     kl_reduction: str = _xtune("authors_mean", choices=["authors_mean", "batchmean"],
@@ -103,7 +106,8 @@ class PipelineConfig:
     # checkpoint selection, evaluation and logging
     eval_stages: Optional[str] = _evaluation(None, help="stages to evaluate (default: all that ran)")
     eval_split: str = _evaluation(
-        "test", help="split the best checkpoints are scored on: results.json for test, else results-SPLIT.json "
+        "test", flag="--split", aliases=("--eval-split",),
+        help="split the best checkpoints are scored on: results.json for test, else results-SPLIT.json "
         "(finished stages are not trained again, so a finished run can be scored on another split)")
     metric: str = _evaluation(
         "auto", choices=["auto", "accuracy", "f1", "squad", "mlqa"],

@@ -3,7 +3,9 @@
 stage 1: task loss + lambda1 R1(D, A*), best checkpoint by mean dev accuracy over languages
 stage 2: restart from the pretrained model; task loss on D_A = D + A(D)
          + lambda1 R1(D_A, A') + lambda2 R2 against the frozen stage-1 best checkpoint
-then:    per-language test accuracy of both stages (results.json, results.md)
+then:    per-language test accuracy of both stages (results.json, results.md); where the test split has
+         no labels (XTREME's download), its predictions in XTREME's submission layout
+         (xtreme-submission/stageK/TASK/test-LANG.tsv) and the valid split's scores (results-valid.*)
 A stage whose folder holds DONE is skipped, an unfinished one resumed, if stageK/fingerprint.json agrees.
 Each stage is a fairseq-train process; its output goes to stageK/train.log, its progress to stdout."""
 
@@ -18,6 +20,7 @@ from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import OutputDir, open_output_dir
 from xtune_fairseq.core.xlmr_dir import check_model_dir
 from xtune_fairseq.evaluation import evaluate, write_outputs
+from xtune_fairseq.evaluation.submission import FOLDER as SUBMISSION, split_unlabelled, summary
 from xtune_fairseq.pipeline.checks import check_config, check_precision, parse_stages
 from xtune_fairseq.pipeline.commands import logging_env, stage_epochs, train_command, with_binarized_views
 from xtune_fairseq.pipeline.config import PipelineConfig, resolve_kind_defaults
@@ -27,7 +30,7 @@ from xtune_fairseq.pipeline.schedule import count_rows
 # --out: what a run writes at its top (fairseq's checkpoints and logs go in stage1/, stage2/); a folder
 # without the marker is a run folder when a stage's command.txt is there (older versions wrote none)
 RUN_DIR = OutputDir("a run folder written by xtune-pipeline", "xtune-run.json",
-                    frozenset({"stage1", "stage2", "results*.json", "results*.md", "xtune-run.json"}),
+                    frozenset({"stage1", "stage2", "results*.json", "results*.md", "xtune-run.json", SUBMISSION}),
                     ".tmp-xtune-run-", legacy=("stage1/command.txt", "stage2/command.txt"))
 
 
@@ -35,6 +38,8 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     """Trains the stages of cfg.stages in cfg.out (finished ones reused), scores the best checkpoint of
     each of cfg.eval_stages (default: those) on cfg.eval_split, writes results.json and results.md (or
     results-SPLIT.*) and returns the results ({stageK: per-language scores, average, transfer gap...}).
+    Languages without labels (XTREME's test sets) are predicted into OUT/xtreme-submission, the valid
+    split then scored too (eval_splits); one line says what was scored and what only predicted.
     A setting out of range or a run that cannot go on raises InputError; cfg itself is not changed."""
     a = check_config(dataclasses.replace(cfg))  # the data's defaults below are resolved in this copy
     check_precision(a)
@@ -46,6 +51,7 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     info = read_data_info(a.data)
     resolve_kind_defaults(a, info.get("kind", "classification"), info.get("labels", []))
     stages = parse_stages(a.stages)
+    splits = eval_splits(a, info)  # before training: a run never trains and then stops on a missing split
     open_run_folder(a)
     if 1 in stages:
         run_stage(a, 1, n)
@@ -53,11 +59,33 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
         run_stage(a, 2, n + (int(round(a.augmented_ratio * n)) if a.a != "none" else 0))
     evaluated = parse_stages(a.eval_stages, "--eval-stages") if a.eval_stages else stages
     runs = [f"stage{s}={os.path.join(a.out, f'stage{s}', 'checkpoint_best.pt')}" for s in evaluated]
-    results = evaluate(runs, a.data, a.eval_split, metric=a.metric)
-    stem = os.path.join(a.out, results_stem(a.eval_split))
-    table = write_outputs(results, stem + ".json", stem + ".md")
-    print(table, flush=True)
-    return results
+    by_split = {}
+    for split in splits:
+        by_split[split] = results = evaluate(runs, a.data, split, metric=a.metric,
+                                             submission_dir=os.path.join(a.out, SUBMISSION))
+        if any(r["per_language"] for r in results.values()):  # a split without labels: predictions only
+            stem = os.path.join(a.out, results_stem(split))
+            print(write_outputs(results, stem + ".json", stem + ".md"), flush=True)
+    print(f"[xtune] {summary(by_split)}", flush=True)
+    return by_split[splits[0]]
+
+
+def eval_splits(a, info: dict) -> list:
+    """--split, and the valid split too where the test split lacks labels in some language (XTREME's
+    own test sets: predicted in its submission layout) or is missing: every split with labels is scored.
+    A --split the data lacks is refused before training."""
+    present = info.get("splits", [a.eval_split])
+    if a.eval_split != "test":
+        if a.eval_split not in present:
+            raise InputError(f"--split {a.eval_split}: {a.data} has the splits {', '.join(present)}")
+        return [a.eval_split]
+    splits = ["test"] if "test" in present else []
+    if "valid" in present and (not splits or split_unlabelled(a.data, "test")):
+        splits.append("valid")
+    if not splits:
+        raise InputError(f"{a.data}: no test or valid split to score (it has {', '.join(present)}); rerun "
+                         "xtune-preprocess with --valid / --test")
+    return splits
 
 
 def results_stem(split: str, name: str = "results") -> str:

@@ -11,7 +11,8 @@ import shlex
 from typing import Sequence, Tuple
 
 from xtune_fairseq.core.augment.subword_sampling import SubwordSampler
-from xtune_fairseq.core.data.prepared import data_kind, read_qa_meta
+from xtune_fairseq.core.data.prepared import INFO, data_kind, read_data_info, read_qa_meta
+from xtune_fairseq.core.qa.windows import split_unspaced_of
 
 
 def count_lines(path):
@@ -26,7 +27,8 @@ def count_rows(a, train_meta) -> int:
     from xtune_fairseq.core.qa.views import QAViewMaker, count_windows  # imports torch: only for QA data
 
     sampler = SubwordSampler(os.path.join(a.data, "sentencepiece.bpe.model"))
-    maker = QAViewMaker("none", sampler, a.max_positions, a.doc_stride, a.max_query_length)
+    split = split_unspaced_of(read_data_info(a.data, required=()), os.path.join(a.data, INFO))
+    maker = QAViewMaker("none", sampler, a.max_positions, a.doc_stride, a.max_query_length, split_unspaced=split)
     return count_windows(read_qa_meta(train_meta), maker)
 
 

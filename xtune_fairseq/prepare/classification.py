@@ -16,8 +16,9 @@ from typing import Dict, Iterable, List, Optional, Sequence
 from xtune_fairseq.core.data.prepared import (
     TRANSLATIONS, data_dir_in_progress, example_row, finish_data_dir, meta_path, write_jsonl,
 )
-from xtune_fairseq.core.data.readers import Example, LanguageCodes, iter_translations, read_classification_tsv
+from xtune_fairseq.core.data.readers import Example, LanguageCodes, iter_classification_tsv, iter_translations
 from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.progress import progress
 from xtune_fairseq.core.xlmr_dir import check_model_dir, load_sentencepiece
 
 SPLITS = ("train", "valid", "test")
@@ -47,11 +48,16 @@ def preprocess(model_dir: str, dest: str, train: str, valid: Optional[str] = Non
     check_model_dir(model_dir)
     paths = {"train": train, "valid": valid, "test": test}
     codes = LanguageCodes()  # one spelling per language in all files
-    data = {"train": read_classification_tsv(train, languages=codes)}
+
+    def read(split, labels=None):  # a progress line on stderr every few seconds of a big file
+        rows = iter_classification_tsv(paths[split], labels, languages=codes)
+        return list(progress(rows, f"[preprocess] {split}: read"))
+
+    data = {"train": read("train")}
     labels = sorted({ex.label for ex in data["train"]})
     for split in ("valid", "test"):
         if paths[split]:
-            data[split] = read_classification_tsv(paths[split], labels=labels, languages=codes)
+            data[split] = read(split, labels)
     n_texts = len(data["train"][0].texts)
     for split, examples in data.items():
         if any(len(ex.texts) != n_texts for ex in examples):
@@ -75,11 +81,11 @@ def write_classification(model_dir: str, dest: str, data: Dict[str, List[Example
         for split, examples in data.items():
             for k in range(n_texts):
                 with open(os.path.join(raw, f"{split}.input{k}"), "w", encoding="utf-8") as f:
-                    for ex in examples:
+                    for ex in progress(examples, f"[preprocess] {split}: encoded input{k}"):
                         f.write(" ".join(sp.encode(ex.texts[k], out_type=str)) + "\n")
             with open(os.path.join(raw, f"{split}.label"), "w", encoding="utf-8") as f:
-                f.writelines(ex.label + "\n" for ex in examples)
-            write_jsonl(meta_path(work, split), map(example_row, examples))
+                f.writelines((ex.label or "") + "\n" for ex in examples)  # None: a test set without labels
+            write_jsonl(meta_path(work, split), map(example_row, examples), len(examples))
         if trans is not None and not write_jsonl(meta_path(work, TRANSLATIONS), map(example_row, trans)):
             os.remove(meta_path(work, TRANSLATIONS))
 

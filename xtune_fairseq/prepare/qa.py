@@ -5,9 +5,11 @@ Layout written:
   meta/SPLIT.jsonl            id, lang, question, context, answers [[text, char offset], ...] per question
   meta/translations.jsonl     translate-train questions with their own answers, keyed by the training id
   input0/dict.txt             the model's dictionary; label/dict.txt: start, end (the span head's outputs)
-  sentencepiece.bpe.model, xtune.json (kind "qa", languages, labels)
+  sentencepiece.bpe.model, xtune.json (kind "qa", languages, labels, qa_word_split)
 Windows are cut when a task loads the data (--max-positions, --doc-stride), so one directory
-serves every window size. Built in a temporary folder and renamed into place when complete.
+serves every window size. How contexts and questions are cut into words before sentencepiece
+(word_split: core.qa.windows.WORD_SPLITS) is recorded in xtune.json: training, evaluation and
+xtune-convert to-hf read it there. Built in a temporary folder and renamed into place when complete.
 """
 
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -18,6 +20,7 @@ from xtune_fairseq.core.data.prepared import (
 from xtune_fairseq.core.data.readers import LanguageCodes
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.qa.squad import QAExample, read_squad
+from xtune_fairseq.core.qa.windows import INFO_KEY, WORD_SPLITS
 from xtune_fairseq.core.xlmr_dir import check_model_dir
 
 LABELS = ("start", "end")
@@ -60,8 +63,11 @@ def read_qa_translations(files: LangPaths, train: Sequence[QAExample],
 
 def preprocess_qa(model_dir: str, dest: str, train: LangPaths, valid: Optional[LangPaths] = None,
                   test: Optional[LangPaths] = None, translations: Optional[LangPaths] = None,
-                  force: bool = False) -> str:
-    """train/valid/test/translations: lists of (lang, path) of SQuAD-format files. Returns dest."""
+                  force: bool = False, word_split: str = "whitespace") -> str:
+    """train/valid/test/translations: lists of (lang, path) of SQuAD-format files; word_split:
+    "whitespace" (the authors': a run without spaces is one word) or "character" (each character
+    of a script without spaces is a word too). Returns dest."""
+    check_word_split(word_split)
     check_model_dir(model_dir)
     codes = LanguageCodes()
     data = {"train": read_split(train, require_answers=True, unique_ids=True, languages=codes)}
@@ -70,16 +76,23 @@ def preprocess_qa(model_dir: str, dest: str, train: LangPaths, valid: Optional[L
             data[split] = read_split(files, require_answers=False, unique_ids=False, languages=codes)
     trans = read_qa_translations(translations, data["train"], codes) if translations else {}
     inputs = [model_dir] + [path for files in (train, valid, test, translations) for _, path in files or ()]
-    return write_qa(model_dir, dest, data, trans, inputs, force)
+    return write_qa(model_dir, dest, data, trans, inputs, force, word_split)
+
+
+def check_word_split(word_split: str) -> None:
+    if word_split not in WORD_SPLITS:
+        raise InputError(f"--qa-word-split {word_split!r}: expected one of {', '.join(WORD_SPLITS)}")
 
 
 def write_qa(model_dir: str, dest: str, data: Dict[str, List[QAExample]], trans: Dict[str, List[QAExample]],
-             inputs: Sequence[str] = (), force: bool = False) -> str:
-    """data: {split: [QAExample]}; trans: {training id: [QAExample]}; inputs: the paths dest may not replace."""
+             inputs: Sequence[str] = (), force: bool = False, word_split: str = "whitespace") -> str:
+    """data: {split: [QAExample]}; trans: {training id: [QAExample]}; inputs: the paths dest may not replace;
+    word_split: see preprocess_qa."""
+    check_word_split(word_split)
     with data_dir_in_progress(dest, inputs, force) as work:
         for split, examples in data.items():
             write_jsonl(meta_path(work, split), map(qa_row, examples))
         if trans:
             write_jsonl(meta_path(work, TRANSLATIONS), (qa_row(t) for ts in trans.values() for t in ts))
-        finish_data_dir(work, model_dir, "qa", data, LABELS, label_dict=True)
+        finish_data_dir(work, model_dir, "qa", data, LABELS, label_dict=True, extra={INFO_KEY: word_split})
     return dest

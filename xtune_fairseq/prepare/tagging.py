@@ -52,7 +52,7 @@ def write_tagging(model_dir: str, dest: str, data: Dict[str, List[TaggedSentence
     inputs: the paths dest may not replace."""
     with data_dir_in_progress(dest, inputs, force) as work:
         for split, sentences in data.items():
-            write_jsonl(meta_path(work, split), map(tagged_row, sentences))
+            write_jsonl(meta_path(work, split), map(tagged_row, sentences), len(sentences))
         if trans:
             write_jsonl(meta_path(work, TRANSLATIONS),
                         (tagged_row(TaggedSentence(t.id, t.lang, tuple(t.texts[0].split()))) for ts in trans.values() for t in ts))

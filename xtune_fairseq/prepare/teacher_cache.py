@@ -21,7 +21,9 @@ def build_cache(teacher: str, data: str, batch_size: int = 64) -> dict:
     # torch, fairseq and the wiring imported here, not at the top (start-up time of the commands)
     import torch
 
-    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.install import install  # late: fairseq: start-up time
+
+    install()  # our classes registered, fairseq's checkpoint reader checked (as --user-dir user_dir)
 
     model, task = load_with_data(teacher, data, data_augmentation="none", r1_augmentation="none", teacher_cache="")
     if getattr(task, "kind", "classification") != "classification":

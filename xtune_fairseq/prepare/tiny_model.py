@@ -15,10 +15,15 @@ from xtune_fairseq.core.xlmr_dir import check_model_out, write_model_dir
 from xtune_fairseq.fairseq_wiring.checkpoints import checkpoint_state
 
 
-def build_tiny_model(out_dir: str, corpus: str, vocab_size: int = 400, layers: int = 2, dim: int = 32,
+DEFAULT_VOCAB = 400
+
+
+def build_tiny_model(out_dir: str, corpus: str, vocab_size: Optional[int] = None, layers: int = 2, dim: int = 32,
                      heads: int = 2, ffn: int = 64, seed: int = 1, force: bool = False) -> str:
     """A random RoBERTa of that shape and a sentencepiece model trained on corpus, written to out_dir
-    (an XLM-R-format directory: model.pt, dict.txt, sentencepiece.bpe.model). Returns out_dir."""
+    (an XLM-R-format directory: model.pt, dict.txt, sentencepiece.bpe.model). vocab_size: exactly that
+    many pieces; None: DEFAULT_VOCAB, or as many as the corpus gives if fewer (train_sentencepiece).
+    Returns out_dir."""
     # torch and fairseq imported here, not at the top: `xtune-make-tiny-model --help` starts without them
     from xtune_fairseq.convert.fairseq_roberta import random_roberta, roberta_args
 
@@ -29,16 +34,7 @@ def build_tiny_model(out_dir: str, corpus: str, vocab_size: int = 400, layers: i
 
     with tempfile.TemporaryDirectory() as tmp:
         prefix = os.path.join(tmp, "spm")
-        try:
-            spm.SentencePieceTrainer.train(
-                input=corpus, model_prefix=prefix, vocab_size=vocab_size, model_type="unigram",
-                character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, seed_sentencepiece_size=100000,
-                minloglevel=2, num_threads=1,
-            )
-        except RuntimeError as e:  # e.g. 'Vocabulary size too high (70). Please set it to a value <= 40.'
-            reason = str(e).strip().splitlines()[-1].split("] ")[-1] if str(e).strip() else repr(e)
-            which = f"--vocab-size {vocab_size}: " if "ocabulary size" in reason else ""
-            raise InputError(f"{which}sentencepiece cannot train on {corpus}: {reason}") from None
+        train_sentencepiece(corpus, prefix, vocab_size)
         sp = spm.SentencePieceProcessor(model_file=prefix + ".model")
         pieces = [sp.id_to_piece(i) for i in range(3, sp.get_piece_size())]
         args = roberta_args(layers, dim, heads, ffn, 512, seed)
@@ -46,6 +42,25 @@ def build_tiny_model(out_dir: str, corpus: str, vocab_size: int = 400, layers: i
         write_model_dir(out_dir, checkpoint_state(args, model.state_dict()), prefix + ".model", pieces,
                         [corpus], force)
     return out_dir
+
+
+def train_sentencepiece(corpus: str, prefix: str, vocab_size: Optional[int]) -> None:
+    """A unigram sentencepiece model trained on corpus, written to prefix + '.model'. vocab_size None:
+    DEFAULT_VOCAB pieces, or, where sentencepiece refuses that many for this corpus, as many as it finds
+    (hard_vocab_limit off): sentencepiece 0.2.2 finds 399 on the generated corpus, where 0.2.1 finds 400.
+    The first try's options are the same either way, so 0.2.1 writes the same bytes as before."""
+    options = dict(input=corpus, model_prefix=prefix, vocab_size=vocab_size or DEFAULT_VOCAB, model_type="unigram",
+                   character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, seed_sentencepiece_size=100000,
+                   minloglevel=2, num_threads=1)
+    try:
+        spm.SentencePieceTrainer.train(**options)
+    except RuntimeError as e:  # e.g. 'Vocabulary size too high (70). Please set it to a value <= 40.'
+        reason = str(e).strip().splitlines()[-1].split("] ")[-1] if str(e).strip() else repr(e)
+        if vocab_size is None and "ocabulary size too high" in reason:
+            spm.SentencePieceTrainer.train(**options, hard_vocab_limit=False)
+            return
+        which = f"--vocab-size {options['vocab_size']}: " if "ocabulary size" in reason else ""
+        raise InputError(f"{which}sentencepiece cannot train on {corpus}: {reason}") from None
 
 
 def check_shape(dim: int, heads: int) -> None:
@@ -71,7 +86,7 @@ def write_generated(data_out: str, seed: int, force: bool = False) -> str:
 
 
 def make_tiny_model(out_dir: str, corpus: Optional[str] = None, data_out: Optional[str] = None,
-                    vocab_size: int = 400, layers: int = 2, dim: int = 32, heads: int = 2, ffn: int = 64,
+                    vocab_size: Optional[int] = None, layers: int = 2, dim: int = 32, heads: int = 2, ffn: int = 64,
                     seed: int = 1, force: bool = False) -> str:
     """build_tiny_model on corpus, or with no corpus on the synthetic data first written to data_out
     (default: out_dir + '-data') by write_generated, once the shape and both outputs are known good.

@@ -25,7 +25,7 @@ def run_rows(rows, names, common, out, seed, label="demo", split="test"):
         print(f"[{label}] {row.folder} (seed {seed})", flush=True)
         pipeline.run_pipeline(pipeline.parse_flags(common + row.flags + ["--out", folder, "--seed", str(seed),
                                                                          "--stages", stages, "--eval-stages", stages,
-                                                                         "--eval-split", split]))
+                                                                         "--split", split]))
 
     results = {}
     scores_file = pipeline.results_stem(split) + ".json"

@@ -1,8 +1,9 @@
 """Gaussian noise on input embeddings (paper 3.2.2), R3F-style: the kind (its flags and views) and
 its noise. A GN view is the unchanged input flagged `noise`; the criterion draws the noise of a
-batch's flagged rows here (views_noise), and the model (and R2's teacher) add it to the word
-embeddings."""
+batch's flagged rows here (views_noise) and adds it to the word embeddings of the student's (and
+R2's teacher's) forward pass with noised_embeddings: no model or task sees it."""
 
+import contextlib
 from dataclasses import dataclass, field, replace
 
 from xtune_fairseq.core.augment.registry import Augmentation, View, choice_enum, register_augmentation
@@ -58,3 +59,24 @@ def rows_noise(shape, rows, std: float, kind: str = "normal", dtype=None):
     """Noise of `shape` (batch, time, dim) on the rows where `rows` is true, zero elsewhere."""
     noise = embedding_noise(shape, std, kind, dtype=dtype, device=rows.device)
     return noise * rows.to(noise.dtype).view(-1, *([1] * (len(shape) - 1)))
+
+
+@contextlib.contextmanager
+def noised_embeddings(embed_tokens, noise):
+    """While the block runs, `noise` (batch, time, dim) is added to the output of the word-embedding
+    module `embed_tokens` (before positions and any scaling: `embed(tokens) + noise`); None adds
+    nothing. The module must be called once, on a batch of noise's shape."""
+    if noise is None:
+        yield
+        return
+
+    def add(module, inputs, output):
+        if output.shape != noise.shape:
+            raise ValueError(f"embedding noise of shape {tuple(noise.shape)} for embeddings of shape {tuple(output.shape)}")
+        return output + noise.to(output.dtype)
+
+    handle = embed_tokens.register_forward_hook(add)
+    try:
+        yield
+    finally:
+        handle.remove()

@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import shutil
-from typing import Callable, Dict, Iterator, List
+from typing import Callable, Dict, Iterator, List, Optional
 
 from xtune_fairseq.core.data.compact_rows import Codes, CompactRows, Ragged, Strings
 from xtune_fairseq.core.data.readers import Example
@@ -22,6 +22,7 @@ from xtune_fairseq.core.data.translation_table import TranslationTable
 from xtune_fairseq.core.data.views_layout import VIEWS_DIR
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import OutputDir, dir_in_progress
+from xtune_fairseq.core.progress import progress
 from xtune_fairseq.core.qa.squad import QAExample
 from xtune_fairseq.core.text import read_json, read_jsonl
 
@@ -66,12 +67,14 @@ def data_kind(data_dir: str) -> str:
     return read_data_info(data_dir, required=()).get("kind", "classification")
 
 
-def write_data_info(work: str, model_dir: str, kind: str, data: dict, labels, sentence_pair: bool) -> None:
+def write_data_info(work: str, model_dir: str, kind: str, data: dict, labels, sentence_pair: bool,
+                    extra: Optional[dict] = None) -> None:
+    """extra: the kind's own entries (QA: core.qa.windows.INFO_KEY)."""
     languages = sorted({ex.lang for examples in data.values() for ex in examples})
     with open(os.path.join(work, INFO), "w") as f:
         json.dump({"format": 1, "kind": kind, "languages": languages, "labels": list(labels),
-                   "sentence_pair": sentence_pair, "splits": sorted(data), "model_dir": os.path.abspath(model_dir)},
-                  f, indent=1)
+                   "sentence_pair": sentence_pair, "splits": sorted(data), "model_dir": os.path.abspath(model_dir),
+                   **(extra or {})}, f, indent=1)
 
 
 # --- meta/*.jsonl rows, one shape per kind
@@ -89,11 +92,13 @@ def qa_row(ex: QAExample) -> dict:
             "answers": [list(a) for a in ex.answers]}
 
 
-def write_jsonl(path, rows) -> int:
-    """The rows, one JSON object a line; returns how many."""
+def write_jsonl(path, rows, total: Optional[int] = None) -> int:
+    """The rows, one JSON object a line; returns how many. A progress line on stderr every few seconds
+    (core/progress.py): rows read from a big file are read as they are written here."""
     n = 0
+    name = os.path.basename(path)[: -len(".jsonl")] if path.endswith(".jsonl") else os.path.basename(path)
     with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
+        for row in progress(rows, f"[preprocess] {name}: wrote", total):
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
     return n
@@ -191,13 +196,13 @@ def read_translation_table(path: str, kind: str = "classification") -> Translati
 def data_dir_in_progress(dest: str, inputs=(), force: bool = False):
     """A temporary folder (with meta/) next to dest, swapped into place when the block completes
     (files.dir_in_progress); dest may not be an input, a file or a folder of someone else's."""
-    with dir_in_progress(dest, "--dest", DATA_DIR, inputs, force) as work:
+    with dir_in_progress(dest, "--out", DATA_DIR, inputs, force) as work:
         os.makedirs(os.path.join(work, "meta"))
         yield work
 
 
 def finish_data_dir(work: str, model_dir: str, kind: str, data: dict, labels, sentence_pair=False,
-                    label_dict: bool = False) -> None:
+                    label_dict: bool = False, extra: Optional[dict] = None) -> None:
     """The model's sentencepiece model and xtune.json; with label_dict, also input0/dict.txt (the
     model's) and label/dict.txt, which fairseq's task setup reads when nothing was binarized."""
     if label_dict:
@@ -207,4 +212,4 @@ def finish_data_dir(work: str, model_dir: str, kind: str, data: dict, labels, se
         with open(os.path.join(work, "label", "dict.txt"), "w", encoding="utf-8") as f:
             f.writelines(f"{name} 1\n" for name in labels)
     shutil.copyfile(os.path.join(model_dir, "sentencepiece.bpe.model"), os.path.join(work, "sentencepiece.bpe.model"))
-    write_data_info(work, model_dir, kind, data, labels, sentence_pair)
+    write_data_info(work, model_dir, kind, data, labels, sentence_pair, extra)

@@ -17,7 +17,8 @@ download/xtreme_translations/ (paths from their scripts/translate-train-all/*.sh
                        tydiqa-goldp-v1.1-dev/tydiqa.goldp.LANG.dev.json (authors': tydiqa.LANG.dev.json)
     xtreme_translations/   see TASKS; dicts/en-LANG.txt: MUSE dictionaries (the authors' --dict_dir)
 XTREME's own download removes test labels (TSV: no label column; tagging: words only; SQuAD
-JSON: every answer {"answer_start": 0, "text": ""}): such test files are left out.
+JSON: every answer {"answer_start": 0, "text": ""}, TyDiQA-GoldP's dev files too): such files stay
+test data without labels, predicted in XTREME's submission layout (evaluation/submission.py).
 """
 
 import json
@@ -57,6 +58,8 @@ LABEL_ALIASES = {"contradictory": "contradiction"}  # MultiNLI's spelling, mappe
 TAGGING_MT_SKIPPED = ("en", "zh-CN", "zh", "ja", "ko", "th", "my", "ml", "ta")
 TYDIQA_TRAIN = "tydiqa-goldp-v1.1-train/tydiqa-goldp-v1.1-train.json"
 TYDIQA_SOURCE_ID = "english-"  # its ids: LANGUAGE-DOCHASH-N; XTREME's per-language files keep only N
+TYDIQA_HELD_OUT = 10  # no dev file with answers (XTREME's download): every 10th English passage selects checkpoints
+MARKER = "xtreme.json"  # meta/xtreme.json of a data directory made from XTREME's files: its task's name
 
 _LANG = r"([A-Za-z][A-Za-z0-9_-]*?)"
 _TSV = re.compile(rf"^(train|dev|test)-{_LANG}\.tsv$")

@@ -33,7 +33,8 @@ def _fields(path: str) -> List[Tuple[int, List[str]]]:
 def read_pair_files(files: LangPaths, split: str, labels: Optional[Sequence[str]] = None,
                     languages: Optional[LanguageCodes] = None, notes: Optional[list] = None) -> List[Example]:
     """XTREME's XNLI / PAWS-X files (xtreme.PAIR_COLUMNS, no header). A row with an empty sentence is
-    left out (PAWS-X has some); labels: when given, a label outside it is an error."""
+    left out of training and dev data (PAWS-X has some), kept in test data (XTREME's evaluate.py and the
+    authors score every row); labels: when given, a label outside it is an error."""
     languages, allowed, out = languages or LanguageCodes(), set(labels or ()), []
     for lang, path in files:
         lang, kept, empty = languages.check(lang, path), len(out), 0
@@ -49,7 +50,8 @@ def read_pair_files(files: LangPaths, split: str, labels: Optional[Sequence[str]
                                  "rows from the first line on")
             if is_blank(first) or is_blank(second):
                 empty += 1
-                continue
+                if split != "test":
+                    continue
             if not label:
                 raise InputError(f"{where}: empty label; expected 'sentence1<TAB>sentence2<TAB>label'")
             label = check_label(xtreme.LABEL_ALIASES.get(label, label), where)
@@ -57,9 +59,68 @@ def read_pair_files(files: LangPaths, split: str, labels: Optional[Sequence[str]
                 raise InputError(f"{where}: unknown label {label!r}; expected one of {sorted(allowed)}")
             out.append(Example(f"{split}-{lang}-{lineno}", lang, (first, second), label))
         if empty and notes is not None:
-            notes.append(f"{path}: left out {empty} row(s) with an empty sentence")
+            notes.append(f"{path}: {'kept' if split == 'test' else 'left out'} {empty} row(s) with an empty sentence")
         if len(out) == kept:
             raise InputError(f"{path}: no sentence pairs; expected 'sentence1<TAB>sentence2<TAB>label' lines")
+    return out
+
+
+def read_unlabelled_pairs(files: LangPaths, split: str, languages: Optional[LanguageCodes] = None,
+                          notes: Optional[list] = None) -> List[Example]:
+    """XTREME's test files without their label column ('sentence1<TAB>sentence2'): every row kept, an
+    empty sentence too (a submission has a line per row), each with label None (predicted, never scored)."""
+    languages, out = languages or LanguageCodes(), []
+    for lang, path in files:
+        lang, empty = languages.check(lang, path), 0
+        rows = _fields(path)
+        for lineno, row in rows:
+            if len(row) != 2:
+                raise InputError(f"{path}:{lineno}: expected 'sentence1<TAB>sentence2' as in XTREME's test files "
+                                 f"without labels (its first line has 2 columns), got {len(row)} columns")
+            empty += any(is_blank(f) for f in row)
+            out.append(Example(f"{split}-{lang}-{lineno}", lang, tuple(f.strip() for f in row), None))
+        if not rows:
+            raise InputError(f"{path}: no sentence pairs; expected 'sentence1<TAB>sentence2' lines")
+        if empty and notes is not None:
+            notes.append(f"{path}: kept {empty} row(s) with an empty sentence (a submission has a line per row)")
+    return out
+
+
+def read_unlabelled_words(files: LangPaths, split: str, languages: Optional[LanguageCodes] = None
+                          ) -> List[TaggedSentence]:
+    """XTREME's udpos / panx test files without tags (a word a line, a blank line between sentences):
+    sentences with tags None (predicted, never scored)."""
+    languages, out = languages or LanguageCodes(), []
+    for lang, path in files:
+        lang, sentences, words = languages.check(lang, path), [], []
+        for lineno, line in _lines_with_blanks(path):
+            if line.strip() and not line.startswith("-DOCSTART-"):
+                if "\t" in line or " " in line.strip():
+                    raise InputError(f"{path}:{lineno}: expected one word a line (XTREME's test files without "
+                                     f"tags, as its first line), got {line!r}")
+                words.append(line.strip())
+            elif words:
+                sentences.append(tuple(words))
+                words = []
+        sentences += [tuple(words)] if words else []
+        if not sentences:
+            raise InputError(f"{path}: no sentences; expected a word a line, a blank line between sentences")
+        out += [TaggedSentence(f"{split}-{lang}-{i}", lang, w, None)
+                for i, w in enumerate(xtreme.strip_language_prefix(sentences))]
+    return out
+
+
+def _lines_with_blanks(path: str) -> List[Tuple[int, str]]:
+    with open_text(path, "UTF-8 text as XTREME writes it", newline="\n") as f:
+        return [(i, line.rstrip("\r")) for i, line in enumerate(f.read().split("\n"), 1)]
+
+
+def read_qa_test(files: LangPaths, blanked: Set[str], languages: LanguageCodes) -> List[QAExample]:
+    """SQuAD-format dev / test files; those in `blanked` (XTREME's, answers removed) read without answers.
+    An id may repeat across languages (XQuAD's do), not within one."""
+    out: List[QAExample] = []
+    for lang, path in files:
+        out += read_squad(path, languages.check(lang, path), blanked=path in blanked)
     return out
 
 
@@ -153,6 +214,19 @@ def read_tydiqa_train(path: str, languages: LanguageCodes) -> List[QAExample]:
         raise InputError(f"{path}: no question id starts with {xtreme.TYDIQA_SOURCE_ID!r}; expected "
                          "TyDiQA-GoldP's training file (tydiqa-goldp-v1.1-train.json)")
     return out
+
+
+def hold_out(train: Sequence[QAExample], every: int) -> Tuple[List[QAExample], List[QAExample]]:
+    """(kept, held out): the questions of every `every`-th passage (by first appearance) held out, so that
+    no passage is in both."""
+    order: Dict[str, int] = {}
+    for ex in train:
+        order.setdefault(ex.context, len(order))
+    held = [ex for ex in train if order[ex.context] % every == every - 1]
+    if not held:
+        raise InputError(f"{len(order)} training passages: too few to hold out every {every}th for checkpoint "
+                         "selection; expected TyDiQA-GoldP's training file")
+    return [ex for ex in train if order[ex.context] % every != every - 1], held
 
 
 def read_qa_translations(files: LangPaths, train: Sequence[QAExample], languages: LanguageCodes,

@@ -35,10 +35,12 @@ def _field(path: str, where: str, obj, key: str, kind):
     return value
 
 
-def read_squad(path: str, lang: str, require_answers: bool = False) -> List[QAExample]:
+def read_squad(path: str, lang: str, require_answers: bool = False, blanked: bool = False) -> List[QAExample]:
     """All questions of one file, in file order; `lang` is the file's language.
 
     require_answers: every question needs at least one answer (training files).
+    blanked: XTREME's test files, whose answers its download replaces by {"answer_start": 0, "text": ""}:
+    those are read as no answer.
     """
     with open_text(path, "UTF-8 SQuAD v1.1 JSON {\"data\": [...]}") as f:  # drops a BOM, which json.loads refuses
         raw = f.read()
@@ -65,6 +67,8 @@ def read_squad(path: str, lang: str, require_answers: bool = False) -> List[QAEx
                 answers = []
                 for m, ans in enumerate(_field(path, where, qa, "answers", list)):
                     where_a = f"{where}.answers[{m}]"
+                    if blanked and ans == {"answer_start": 0, "text": ""}:
+                        continue
                     text = _field(path, where_a, ans, "text", str)
                     start = _field(path, where_a, ans, "answer_start", int)
                     if not text:

@@ -38,6 +38,8 @@ class QAViewMaker:
     """Makes views of an example: words, pieces (best or sampled), code-switch, windows.
 
     kind: a registered augmentation's name; its object makes the views (qa_view) with `encode`.
+    split_unspaced: how contexts and questions are cut into words (windows.split_words), which are
+    the units of code-switch, subword sampling and R1's unchanged-word masks.
     Code-switch never touches a word that overlaps the answer, so the gold span still covers the
     same characters; the question may be switched.
     """
@@ -45,8 +47,9 @@ class QAViewMaker:
     translations_command = "xtune-preprocess --kind qa --translations"  # what makes the translations (MT)
 
     def __init__(self, kind, sampler, max_length, doc_stride, max_query_length, switcher=None,
-                 translations: Optional[Dict[str, List[QAExample]]] = None):
+                 translations: Optional[Dict[str, List[QAExample]]] = None, split_unspaced: bool = False):
         self.augmentation = get_augmentation(kind)
+        self.split_unspaced = split_unspaced  # words: split_words's (the data directory's qa_word_split)
         self.kind, self.sampler, self.switcher, self.translations = self.augmentation.name, sampler, switcher, None
         self.augmentation.equip(self, switcher, translations)
         self.max_length, self.doc_stride, self.max_query_length = max_length, doc_stride, max_query_length
@@ -57,9 +60,9 @@ class QAViewMaker:
 
     def encode(self, example: QAExample, sample_rng=None, switch_rng=None) -> QAView:
         """The example's view: subword sampling with sample_rng, code-switch with switch_rng."""
-        words = split_words(example.context)
+        words = split_words(example.context, self.split_unspaced)
         texts = [w.text for w in words]
-        question = [w.text for w in split_words(example.question)]
+        question = [w.text for w in split_words(example.question, self.split_unspaced)]
         switched = [False] * len(words)
         span = answer_span(example)
         if switch_rng is not None:

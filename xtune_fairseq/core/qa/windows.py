@@ -2,11 +2,20 @@
 
 Long contexts are cut into overlapping windows as in BERT's SQuAD code: each window
 holds at most max_length tokens, the next starts doc_stride context pieces later.
+
+Words are what sentencepiece segments one at a time, each with its own `▁`. By default they are
+the authors' (xtune's squad.py: runs of text between spaces, each tokenized alone), which is what
+transformers' XLM-R tokenizer does to a whole string. `xtune-preprocess --qa-word-split character`
+also makes every character of a script written without spaces a word (see split_words); the
+choice is recorded in xtune.json (INFO_KEY) and the exported tokenizer follows it (UNSPACED_REGEX).
 """
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, List, Optional, Sequence, Tuple
+
+from xtune_fairseq.core.errors import InputError
 
 WORD_BOUNDARY = "\u2581"  # sentencepiece's marker for a preceding space
 N_SPECIALS = 4  # <s> question </s> </s> context </s>
@@ -19,12 +28,44 @@ _UNSPACED = (
     (0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x3000, 0x30FF), (0x31F0, 0x31FF),
     (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0xFF00, 0xFFEF), (0x20000, 0x2FA1F),
 )
+# What the exported tokenizer isolates (a tokenizers Split pre-tokenizer, on normalized text):
+# one such character with the combining marks after it, as split_words(split_unspaced=True) does.
+UNSPACED_REGEX = "[" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in _UNSPACED) + "]\\p{M}*"
+# Characters Python calls whitespace that XLM-R's normalizer deletes or keeps instead of turning
+# into a space: sentencepiece and transformers separate no words there, so neither does split_words.
+_NOT_SEPARATORS = frozenset("\x0b\x1c\x1d\x1e\x1f\x85")
+
+# xtune.json's record of the split (prepare/qa.py writes it): value -> split_unspaced
+INFO_KEY = "qa_word_split"
+WORD_SPLITS = {"whitespace": False, "character": True}
+LEGACY_WORD_SPLIT = "character"  # directories written before the key existed were split per character
 
 
-def _unspaced(ch: str) -> bool:
+def word_split_of(info: dict, where: str) -> str:
+    """The word split of a QA data directory's xtune.json `info` (`where`: its path, for errors)."""
+    value = info.get(INFO_KEY, LEGACY_WORD_SPLIT)
+    if value not in WORD_SPLITS:
+        raise InputError(f"{where}: {INFO_KEY} {value!r} is not one of {', '.join(WORD_SPLITS)}; rerun xtune-preprocess")
+    return value
+
+
+def split_unspaced_of(info: dict, where: str) -> bool:
+    """split_words's split_unspaced for a QA data directory's xtune.json `info`."""
+    return WORD_SPLITS[word_split_of(info, where)]
+
+
+@lru_cache(maxsize=65536)
+def _char_class(ch: str) -> Tuple[bool, bool, bool]:
+    """(separates words, is a combining mark, is of a script without spaces)."""
     cp = ord(ch)
     # every range starts at or above U+0E00: Latin, Cyrillic, Arabic... answer without the scan
-    return cp >= _UNSPACED[0][0] and any(lo <= cp <= hi for lo, hi in _UNSPACED)
+    unspaced = cp >= _UNSPACED[0][0] and any(lo <= cp <= hi for lo, hi in _UNSPACED)
+    return ch.isspace() and ch not in _NOT_SEPARATORS, unicodedata.category(ch).startswith("M"), unspaced
+
+
+@lru_cache(maxsize=65536)
+def _nfkc(ch: str) -> str:
+    return unicodedata.normalize("NFKC", ch)
 
 
 @dataclass(frozen=True)
@@ -34,29 +75,54 @@ class Word:
     end: int
 
 
-def split_words(text: str, split_unspaced: bool = True) -> List[Word]:
-    """Whitespace-separated words with their character offsets.
+def split_words(text: str, split_unspaced: bool = False) -> List[Word]:
+    """Whitespace-separated words with their character offsets (the authors' split).
 
     split_unspaced: in scripts without spaces (see _UNSPACED) every character is a word
     of its own, together with the combining marks after it (Thai vowel and tone marks),
     and a run of other characters glued to it ("2020年" -> "2020", "年") is a word too.
     This gives augmentation (code-switch, subword sampling) and R1's unchanged-word masks
     units smaller than a whole sentence; the price is a sentencepiece boundary before
-    every such character. With False, a run without spaces stays one word.
+    every such character, which the pretrained model never saw there.
     """
+    if split_unspaced:
+        return _split_normalized(text)
     words: List[Word] = []
-    start, single = None, False  # current word's start; whether it is one unspaced character
-
+    start = None
     for i, ch in enumerate(text + " "):
-        mark = unicodedata.category(ch).startswith("M")
-        if start is not None and single and mark:
-            continue  # a combining mark stays on its base character
-        split_here = ch.isspace() or single or (split_unspaced and _unspaced(ch))
-        if start is not None and split_here:
+        space = _char_class(ch)[0]
+        if start is not None and space:
             words.append(Word(text[start:i], start, i))
             start = None
-        if start is None and not ch.isspace():
-            start, single = i, split_unspaced and _unspaced(ch)
+        elif start is None and not space:
+            start = i
+    return words
+
+
+def _split_normalized(text: str) -> List[Word]:
+    """split_unspaced's words, cut where the exported tokenizer cuts (UNSPACED_REGEX on the NFKC
+    form: full-width Latin is Latin, half-width katakana is katakana, Thai SARA AM is a mark and a
+    vowel) and mapped back to the characters of `text`. A word that is part of one character's
+    normal form (SARA AM's vowel, a character of ㍿) is that part, with the character's offsets."""
+    norm: List[str] = []
+    owner: List[int] = []  # owner[j]: the character of `text` whose normal form holds norm[j]
+    for i, ch in enumerate(text):
+        n = _nfkc(ch)
+        norm.extend(n)
+        owner.extend([i] * len(n))
+    words: List[Word] = []
+    start, single = None, False  # current word's start in norm; whether it is one unspaced character
+    for j, ch in enumerate(norm + [" "]):
+        space, mark, unspaced = _char_class(ch)
+        if start is not None and single and mark:
+            continue  # a combining mark stays on its base character
+        if start is not None and (space or single or unspaced):
+            s, e = owner[start], owner[j - 1] + 1
+            whole = (start == 0 or owner[start - 1] != s) and (j == len(norm) or owner[j] != e - 1)
+            words.append(Word(text[s:e] if whole else "".join(norm[start:j]), s, e))
+            start = None
+        if start is None and not space:
+            start, single = j, unspaced
     return words
 
 
@@ -70,9 +136,10 @@ def piece_spans(word: Word, pieces: Sequence) -> List[Span]:
 
     Exact spans when the pieces, without the boundary marker, spell the word (also after
     NFKC normalization, which sentencepiece applies); otherwise (a code-switched word,
-    ids instead of strings) every piece gets the span of the whole word.
+    ids instead of strings, a word that is part of one character's normal form) every piece gets
+    the span of the whole word.
     """
-    if all(isinstance(p, str) for p in pieces):
+    if all(isinstance(p, str) for p in pieces) and len(word.text) == word.end - word.start:
         surfaces = [p.replace(WORD_BOUNDARY, "") for p in pieces]
         spelled = "".join(surfaces)
         # owner[k]: the word character that produced character k of the spelled word

@@ -11,7 +11,7 @@ from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
-from xtune_fairseq.core.augment.gaussian_noise import views_noise
+from xtune_fairseq.core.augment.gaussian_noise import noised_embeddings, views_noise
 from xtune_fairseq.core.batch import Batch, Partner
 from xtune_fairseq.core.consistency import masked_sum, teacher_hard_ce, teacher_kl
 from xtune_fairseq.core.data.targets import IGNORE, items
@@ -80,11 +80,10 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         if partner is not None:  # both views in one forward pass
             view = _cat_views(view, partner, self.padding_idx)
             noise_rows = torch.cat([noise_rows, partner["noise"]])
-        noise = None
-        if model.training and noise_rows is not None and bool(noise_rows.any()):
-            dim = model.encoder.sentence_encoder.embed_tokens.embedding_dim
-            noise = views_noise(self.task.cfg, (view["src_tokens"].size(0), view["src_tokens"].size(1), dim), noise_rows)
-        logits, valid = self.task.predictions(model, view, noise)
+        embed_tokens = model.encoder.sentence_encoder.embed_tokens
+        noise = self._noise(model, embed_tokens, view["src_tokens"], noise_rows)
+        with noised_embeddings(embed_tokens, noise):
+            logits, valid = self.task.predictions(model, view)
         logits_in, valid_in = logits[:batch], valid[:batch]
         n_labels = logits.size(-1)
 
@@ -128,6 +127,12 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         f1 = None if model.training else self.task.f1_counts(logits_in, target, labelled)
         logging_output.update(self._per_language(sample.get("lang"), correct, labelled, f1))
         return loss, sample_size, logging_output
+
+    def _noise(self, model, embed_tokens, tokens, noise_rows):
+        """GN's noise (rows, tokens, dim) on the flagged rows' word embeddings, in training; else None."""
+        if not model.training or noise_rows is None or not bool(noise_rows.any()):
+            return None
+        return views_noise(self.task.cfg, (tokens.size(0), tokens.size(1), embed_tokens.embedding_dim), noise_rows)
 
     def _r2(self, sample: Batch, noise, logits, valid):
         """R2 summed over its items (the augmented copies' items, or every row's), and their number."""

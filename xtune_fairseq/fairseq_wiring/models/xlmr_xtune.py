@@ -1,6 +1,5 @@
 """`xlmr_xtune`: fairseq's RoBERTa / XLM-R encoder restored from an XLM-R-format directory,
-with sentence classification heads, token (word) classification heads, and embedding noise
-that really reaches the encoder."""
+with sentence classification heads and token (word) classification heads."""
 
 import contextlib
 import logging
@@ -88,27 +87,9 @@ class XlmrXtuneModel(RobertaModel):
             raise InputError(f"{where}/model.pt lacks encoder weights {missing[:5]}")
         logger.info("restored encoder from %s (%d tensors)", where, len(encoder_state))
 
-    def forward(
-        self, src_tokens, features_only=False, return_all_hiddens=False,
-        classification_head_name=None, embedding_noise=None, **kwargs,
-    ):
-        """embedding_noise: (batch, time, dim) added to the word embeddings (not positions)."""
-        if embedding_noise is None:
-            return super().forward(src_tokens, features_only, return_all_hiddens, classification_head_name, **kwargs)
-        x, extra = self.token_states(src_tokens, embedding_noise, return_all_hiddens)
-        if classification_head_name is not None:
-            return self.classification_heads[classification_head_name](x), extra
-        if not features_only:
-            x = self.encoder.output_layer(x)
-        return x, extra
-
-    def token_states(self, src_tokens, embedding_noise=None, return_all_hiddens=False):
-        """Last-layer states (batch, time, dim) with optional noise on the word embeddings."""
-        embed = None
-        if embedding_noise is not None:  # RobertaEncoder.forward drops token_embeddings: use extract_features
-            embed = self.encoder.sentence_encoder.embed_tokens(src_tokens)
-            embed = embed + embedding_noise.to(embed.dtype)
-        return self.encoder.extract_features(src_tokens, return_all_hiddens=return_all_hiddens, token_embeddings=embed)
+    def token_states(self, src_tokens, return_all_hiddens=False):
+        """Last-layer states (batch, time, dim) of every token."""
+        return self.encoder.extract_features(src_tokens, return_all_hiddens=return_all_hiddens)
 
 
 @register_model_architecture("xlmr_xtune", "xlmr_xtune")

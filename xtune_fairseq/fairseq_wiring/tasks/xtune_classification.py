@@ -15,6 +15,7 @@ from fairseq.tasks.sentence_prediction import SentencePredictionConfig, Sentence
 
 from xtune_fairseq.fairseq_wiring.datasets.paired_views_dataset import PairedViewsDataset, TokenViews
 from xtune_fairseq.core.data.prepared import meta_path, read_example_rows
+from xtune_fairseq.core.data.targets import IGNORE
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.fairseq_wiring.tasks.xtune_base import XtuneTask, XtuneTaskConfig
 from xtune_fairseq.core.text import TextEncoder
@@ -66,7 +67,8 @@ class XtuneClassificationTask(XtuneTask, SentencePredictionTask):
         if len(examples) != len(src_tokens):
             raise InputError(f"{self.cfg.data}: meta/{split}.jsonl has {len(examples)} rows, input0/{split} "
                              f"{len(src_tokens)}: rerun xtune-preprocess")
-        targets = torch.tensor([self.label_index(ex.label) for ex in examples])
+        # a test set without labels (XTREME's): IGNORE, predicted and never scored (evaluation/predictions.py)
+        targets = torch.tensor([IGNORE if ex.label is None else self.label_index(ex.label) for ex in examples])
         langs = torch.tensor([self.language_index(ex.lang) for ex in examples])
         training = split == "train"
         augment = self.view_maker(self.cfg.data_augmentation, examples) if training else None
@@ -84,9 +86,9 @@ class XtuneClassificationTask(XtuneTask, SentencePredictionTask):
         return TextEncoder(self.source_dictionary.index, self.cfg.init_token, self.source_dictionary.eos(),
                            self.max_positions(), sep=self.cfg.separator_token)
 
-    def predictions(self, model, view: dict, embedding_noise=None):
+    def predictions(self, model, view: dict):
         """(rows, 1, labels) logits, one item per row, and its mask (all real)."""
-        logits = model(view["src_tokens"], features_only=True, embedding_noise=embedding_noise,
+        logits = model(view["src_tokens"], features_only=True,
                        classification_head_name=self.cfg.classification_head_name)[0]
         return logits.unsqueeze(1), torch.ones(logits.shape[:1] + (1,), dtype=torch.bool, device=logits.device)
 

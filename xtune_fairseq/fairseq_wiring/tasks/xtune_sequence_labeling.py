@@ -12,6 +12,7 @@ from fairseq.tasks import register_task
 from xtune_fairseq.core.augment.views import TaggingViewMaker
 from xtune_fairseq.fairseq_wiring.datasets.paired_views_dataset import ListViews, PairedViewsDataset, TargetRows
 from xtune_fairseq.core.data.prepared import meta_path, read_tagged_rows
+from xtune_fairseq.core.data.targets import IGNORE
 from xtune_fairseq.core.metrics.entities import entity_counts, is_bio
 from xtune_fairseq.fairseq_wiring.tasks.xtune_base import XtuneTask, XtuneTaskConfig
 from xtune_fairseq.core.word_alignment import POOLING, pool_words
@@ -41,7 +42,9 @@ class XtuneSequenceLabelingTask(XtuneTask):
         encoder = TaggingViewMaker("none", text_encoder, self._sampler(), word_ids=word_ids)
         views = [encoder.encode_words(s.words, None, s.id) for s in sentences]
         originals = ListViews(views)
-        targets = TargetRows([[self.label_index(t) for t in s.tags] for s in sentences])
+        # untagged test sentences (XTREME's test sets): IGNORE, predicted and never scored
+        targets = TargetRows([[IGNORE] * len(s.words) if s.tags is None else [self.label_index(t) for t in s.tags]
+                              for s in sentences])
         langs = torch.tensor([self.language_index(s.lang) for s in sentences])
         training = split == "train"
         dataset = PairedViewsDataset(
@@ -57,9 +60,9 @@ class XtuneSequenceLabelingTask(XtuneTask):
                     f"; {cut} sentences longer than --max-positions lose their last words" if cut else "")
         return self.datasets[split]
 
-    def predictions(self, model, view: dict, embedding_noise=None):
+    def predictions(self, model, view: dict):
         """(rows, words, tags) logits from pooled word vectors, and the mask of words that have tokens."""
-        states, _ = model.token_states(view["src_tokens"], embedding_noise)
+        states, _ = model.token_states(view["src_tokens"])
         word_index = view["word_of_token"]
         n_words = max(int(word_index.max()) + 1, 1)
         words, valid = pool_words(states, word_index, n_words, self.cfg.word_pooling)

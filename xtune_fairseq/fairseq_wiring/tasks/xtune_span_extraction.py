@@ -4,6 +4,7 @@ R1 compares the two views' start and end distributions on the positions both sha
 3.3.2). Data comes from `xtune-preprocess --kind qa`."""
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -12,13 +13,13 @@ from fairseq.tasks import register_task
 
 from xtune_fairseq.core.augment.registry import get_augmentation
 from xtune_fairseq.core.batch import Batch
-from xtune_fairseq.core.data.prepared import meta_path, read_qa_meta
+from xtune_fairseq.core.data.prepared import INFO, meta_path, read_qa_meta
 from xtune_fairseq.fairseq_wiring.datasets.qa_views_dataset import QAViewsDataset
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.qa.consistency_masks import span_r1
 from xtune_fairseq.core.qa.nbest import best_span_overlap
 from xtune_fairseq.core.qa.views import QAViewMaker
-from xtune_fairseq.core.qa.windows import N_SPECIALS
+from xtune_fairseq.core.qa.windows import INFO_KEY, N_SPECIALS, split_unspaced_of, word_split_of
 from xtune_fairseq.fairseq_wiring.tasks.xtune_base import XtuneTask, XtuneTaskConfig
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,11 @@ class XtuneSpanExtractionTask(XtuneTask):
         """A QAViewMaker of augmentation `kind`, with what its views need (its parts: a switcher, translations)."""
         cfg, sampler = self.cfg, self._sampler()
         return QAViewMaker(kind, sampler, cfg.max_positions, cfg.doc_stride, cfg.max_query_length,
+                           split_unspaced=split_unspaced_of(self.info, os.path.join(cfg.data, INFO)),
                            **get_augmentation(kind).parts(self))
+
+    def state_dict(self):  # in every checkpoint: the words it was trained on (checked with other data)
+        return {**super().state_dict(), INFO_KEY: word_split_of(self.info, os.path.join(self.cfg.data, INFO))}
 
     def view_maker(self, kind, examples):
         augmentation = get_augmentation(kind)
@@ -81,10 +86,10 @@ class XtuneSpanExtractionTask(XtuneTask):
         augmentation.check_examples(self, examples)
         return maker
 
-    def predictions(self, model, view: dict, embedding_noise=None):
+    def predictions(self, model, view: dict):
         """(rows, 2, positions) start and end logits, padding at PAD_LOGIT; both items always real."""
         tokens = view["src_tokens"]
-        states, _ = model.token_states(tokens, embedding_noise)
+        states, _ = model.token_states(tokens)
         logits = model.token_heads[SPAN_HEAD](states).transpose(1, 2)
         logits = logits.masked_fill(tokens.eq(self.source_dictionary.pad()).unsqueeze(1), PAD_LOGIT)
         return logits, torch.ones(logits.shape[:2], dtype=torch.bool, device=logits.device)

@@ -1,0 +1,121 @@
+"""xtune-preprocess shows progress on its long steps (issue #25, point 6): it printed nothing until it
+ended (reading, encoding and writing meta/ of a 40k-row file, minutes at full size). A line on stderr
+once a step has run XTUNE_PROGRESS_INTERVAL seconds (default 2), then as often; the data written is
+the same with or without them (core/progress.py)."""
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.progress import DEFAULT_INTERVAL, Progress, interval_from_env
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_line_only_once_the_interval_has_passed():
+    clock, out = Clock(), io.StringIO()
+    step = Progress("[preprocess] train: read", total=10, interval=2.0, stream=out, clock=clock)
+    for seconds in (0.5, 0.5, 0.9):  # 1.9 s: too soon
+        clock.now += seconds
+        step.count()
+    assert out.getvalue() == ""
+    clock.now += 0.1
+    step.count()  # 2.0 s after the step began
+    clock.now += 1.0
+    step.count()  # 1 s after that line: none
+    clock.now += 1.0
+    step.count(5)
+    assert out.getvalue().splitlines() == ["[preprocess] train: read 4/10 rows", "[preprocess] train: read 10/10 rows"]
+
+
+def test_without_total_and_switched_off(monkeypatch):
+    clock, out = Clock(), io.StringIO()
+    step = Progress("[preprocess] translations: wrote", interval=0.0, stream=out, clock=clock)
+    step.count(3)
+    assert out.getvalue() == "[preprocess] translations: wrote 3 rows\n"
+    monkeypatch.setenv("XTUNE_PROGRESS_INTERVAL", "off")
+    off = Progress("[preprocess] train: read", stream=out, clock=clock)
+    clock.now += 100
+    off.count()
+    assert out.getvalue() == "[preprocess] translations: wrote 3 rows\n"
+
+
+@pytest.mark.parametrize("text,expected", [("", DEFAULT_INTERVAL), ("0", 0.0), ("7.5", 7.5), ("off", None),
+                                           ("OFF", None)])
+def test_interval_setting(monkeypatch, text, expected):
+    monkeypatch.setenv("XTUNE_PROGRESS_INTERVAL", text)
+    assert interval_from_env() == expected
+
+
+@pytest.mark.parametrize("text", ["-1", "soon", "nan"])
+def test_bad_interval_is_one_line(monkeypatch, text):
+    monkeypatch.setenv("XTUNE_PROGRESS_INTERVAL", text)
+    with pytest.raises(InputError) as err:
+        interval_from_env()
+    assert str(err.value) == (f"XTUNE_PROGRESS_INTERVAL={text}: expected seconds between progress lines "
+                              "(a number >= 0) or 'off'")
+
+
+def big_tsv(tiny, path, rows):
+    """The tiny training file repeated to `rows` rows, with new ids."""
+    lines = open(tiny["train"], encoding="utf-8").read().splitlines()
+    head, body = lines[0], lines[1:]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head + "\n")
+        for i in range(rows):
+            f.write("\t".join([f"big-{i}"] + body[i % len(body)].split("\t")[1:]) + "\n")
+    return str(path)
+
+
+def preprocess_cmd(tiny, train, out):
+    return [sys.executable, "-m", "xtune_fairseq.cli.preprocess", "--model-dir", tiny["model"], "--train", train,
+            "--valid", tiny["valid"], "--out", str(out)]
+
+
+def tree(root):
+    """{relative path: bytes}; fairseq-preprocess's preprocess.log only by name (it names the temporary folder)."""
+    def data(path):
+        return b"" if os.path.basename(path) == "preprocess.log" else open(path, "rb").read()
+
+    return {os.path.relpath(os.path.join(d, n), root): data(os.path.join(d, n)) for d, _, names in os.walk(root)
+            for n in names}
+
+
+def test_progress_lines_come_while_it_runs_and_change_no_file(tiny, tmp_path):
+    train = big_tsv(tiny, tmp_path / "train.tsv", 5000)
+    env = dict(os.environ, OMP_NUM_THREADS="1", XTUNE_PROGRESS_INTERVAL="0")  # every row: no timing in the test
+    proc = subprocess.Popen(preprocess_cmd(tiny, train, tmp_path / "a"), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    first = proc.stderr.readline()
+    running = proc.poll() is None  # the line came before the end: fairseq's binarization is still ahead
+    rest, err = proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    assert first == "[preprocess] train: read 1 rows\n" and running
+    lines = (first + err).splitlines()
+    for step in ("train: read 5000 rows", "train: encoded input0 5000/5000 rows", "train: wrote 5000/5000 rows",
+                 "valid: read", "valid: wrote"):
+        assert any(line.startswith(f"[preprocess] {step}") for line in lines), step
+    assert rest == f"{tmp_path / 'a'}\n"  # stdout as before: the data directory
+
+    env["XTUNE_PROGRESS_INTERVAL"] = "off"
+    quiet = subprocess.run(preprocess_cmd(tiny, train, tmp_path / "b"), env=env, capture_output=True, text=True)
+    assert quiet.returncode == 0 and "[preprocess]" not in quiet.stderr
+    a, b = tree(tmp_path / "a"), tree(tmp_path / "b")
+    assert a.keys() == b.keys() and [k for k in a if a[k] != b[k]] == []
+
+
+def test_small_data_prints_no_progress(tiny, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("XTUNE_PROGRESS_INTERVAL", None)  # the default, 2 s: the tiny data takes less in every step
+    proc = subprocess.run(preprocess_cmd(tiny, tiny["train"], tmp_path / "d"), env=env, capture_output=True, text=True)
+    assert proc.returncode == 0 and "[preprocess]" not in proc.stderr
