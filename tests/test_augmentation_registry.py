@@ -15,6 +15,7 @@ from conftest import ROOT, fairseq_train, make_task, train_args
 from xtune_fairseq.core.augment.registry import (
     AUGMENTATION_REGISTRY, AUGMENTATIONS, Augmentation, View, get_augmentation, register_augmentation,
 )
+from xtune_fairseq.core.augment.gaussian_noise import noise_rows
 from xtune_fairseq.core.errors import InputError
 
 NO_DROPOUT = ["--dropout", "0", "--attention-dropout", "0", "--pooler-dropout", "0"]
@@ -99,7 +100,7 @@ def r1_of_a_training_step(tiny, *flags):
     ds.set_epoch(1)
     sample = ds.collater([ds[i] for i in range(8)])
     assert torch.equal(sample["partner"]["src_tokens"], sample["net_input"]["src_tokens"])  # the same input twice
-    assert not sample["partner"]["noise"].any() and not sample["noise"].any()
+    assert not noise_rows(task.cfg, sample["is_aug"], with_partners=True).any()
     torch.manual_seed(0)
     model = task.build_model(cfg.model).train()
     loss, _, log = crit(model, sample)

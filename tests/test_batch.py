@@ -132,9 +132,9 @@ def test_every_declared_key_is_made_by_some_collater(classification_batches, tag
 def test_a_key_by_convention_is_caught():
     batch = Batch(id=torch.zeros(1, dtype=torch.long), nsentences=1, ntokens=2,
                   net_input=NetInput(src_tokens=torch.zeros(1, 2, dtype=torch.long), src_lengths=torch.tensor([2])),
-                  noise=torch.tensor([False]), is_aug=torch.tensor([False]), lang=torch.tensor([0]))
+                  is_aug=torch.tensor([False]), lang=torch.tensor([0]))
     assert undeclared(batch, Batch) == []
-    batch["partner"] = Partner(src_tokens=torch.zeros(1, 2, dtype=torch.long), noise=torch.tensor([False]))
+    batch["partner"] = Partner(src_tokens=torch.zeros(1, 2, dtype=torch.long))
     batch["partner"]["extra"] = torch.zeros(1)
     batch["net_input"]["lengths"] = torch.zeros(1)
     del batch["lang"]

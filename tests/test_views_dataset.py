@@ -3,6 +3,7 @@
 import torch
 
 from conftest import make_task
+from xtune_fairseq.core.augment.gaussian_noise import noise_rows
 
 
 def rows(task, epoch, n=40, split="train"):
@@ -53,10 +54,22 @@ def test_augmented_ratio(tiny):
 
 
 def test_gaussian_noise_flags_rows_not_tokens(tiny):
+    """A GN view is the unchanged input; the rows that get noise follow from the flags: every R1
+    partner under --r1-augmentation gn, the augmented copies under --data-augmentation gn."""
     task, _ = make_task(tiny, "--r1-augmentation", "gn")
     task.load_dataset("train")
-    item = task.dataset("train").dataset[0]
-    assert torch.equal(item["source"], item["partner"]) and item["partner_noise"] and not item["noise"]
+    ds = task.dataset("train").dataset
+    assert torch.equal(ds[0]["source"], ds[0]["partner"])
+    batch = ds.collater([ds[i] for i in range(4)])
+    assert noise_rows(task.cfg, batch["is_aug"], with_partners=True).tolist() == [False] * 4 + [True] * 4
+
+    task, _ = make_task(tiny, "--data-augmentation", "gn", "--r1-augmentation", "ss")
+    task.load_dataset("train")
+    ds = task.dataset("train").dataset
+    n = len(ds.examples)
+    assert torch.equal(ds[n]["source"], ds[ds.source_index(n)]["source"])  # a GN copy: its example's ids
+    batch = ds.collater([ds[0], ds[n]])
+    assert noise_rows(task.cfg, batch["is_aug"], with_partners=True).tolist() == [False, True, False, False]
 
 
 def test_translation_partner_is_a_translation(tiny):

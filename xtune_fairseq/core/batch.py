@@ -34,8 +34,6 @@ class _PartnerRequired(TypedDict):
     # (B, T') int64: the R1 partner view's token ids (A* / A'), padded with pad (QA: to the input's
     # width). Both collaters.
     src_tokens: torch.Tensor
-    # (B,) bool: rows whose partner gets Gaussian noise on its embeddings. Both collaters.
-    noise: torch.Tensor
 
 
 class Partner(_PartnerRequired, total=False):
@@ -64,8 +62,6 @@ class _BatchRequired(TypedDict):
     ntokens: int
     # the input view the model reads. Both collaters.
     net_input: NetInput
-    # (B,) bool: rows whose input view gets Gaussian noise on its embeddings. Both collaters.
-    noise: torch.Tensor
     # (B,) bool: rows that are augmented copies A(x) rather than the originals of D. Both collaters.
     is_aug: torch.Tensor
     # (B,) int64: index of each row's language in the task's `languages`. Both collaters.

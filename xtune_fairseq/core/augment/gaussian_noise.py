@@ -1,12 +1,14 @@
 """Gaussian noise on input embeddings (paper 3.2.2), R3F-style: the kind (its flags and views) and
-its noise. A GN view is the unchanged input flagged `noise`; the criterion draws the noise of a
-batch's flagged rows here (views_noise) and adds it to the word embeddings of the student's (and
-R2's teacher's) forward pass with noised_embeddings: no model or task sees it."""
+its noise, all of it. A GN view is the unchanged input; which rows of a batch are GN views follows
+from the flags (noise_rows: the augmented copies under --data-augmentation gn, the R1 partners under
+--r1-augmentation gn); the criterion draws their noise here (views_noise) and adds it to the word
+embeddings of the student's (and R2's teacher's) forward pass with noised_embeddings: no view,
+dataset, batch, model or task carries it."""
 
 import contextlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from xtune_fairseq.core.augment.registry import Augmentation, View, choice_enum, register_augmentation
+from xtune_fairseq.core.augment.registry import Augmentation, choice_enum, get_augmentation, register_augmentation
 
 NOISE_KINDS = ("normal", "uniform")
 
@@ -28,13 +30,25 @@ class GaussianNoise(Augmentation):
     strength_flag = "noise_std"
 
     def sentence_view(self, maker, example, orig, rng):
-        return View(orig.ids, noise=True, word_of_token=orig.word_of_token)
+        return orig  # the noise is added to its embeddings in the forward pass (noise_rows)
 
     def words_view(self, maker, example, orig, rng):
-        return View(orig.ids, noise=True, word_of_token=orig.word_of_token)
+        return orig
 
     def qa_view(self, maker, example, orig, rng):
-        return replace(orig, noise=True)
+        return orig
+
+
+def noise_rows(cfg, is_aug, with_partners: bool):
+    """(rows,) bool: the rows of a batch that are views of a noise kind: its input rows (is_aug, (B,)
+    bool: the augmented copies), then, with_partners, their R1 partners; by the task config `cfg`'s
+    --data-augmentation (the copies' kind) and --r1-augmentation (every partner's kind)."""
+    import torch  # late: torch: start-up time
+
+    rows = is_aug & bool(get_augmentation(cfg.data_augmentation).noise)
+    if with_partners:
+        rows = torch.cat([rows, torch.full_like(is_aug, bool(get_augmentation(cfg.r1_augmentation).noise))])
+    return rows
 
 
 def views_noise(cfg, shape, rows):

@@ -17,13 +17,12 @@ from xtune_fairseq.core.errors import InputError
 
 @dataclass
 class View:
-    """A view of an example: the token ids a model sees, and whether its embeddings get noise.
+    """A view of an example: the token ids a model sees (and, tagging, the word of each token).
 
     Views are made from the example's raw text with a numpy Generator that the caller seeds from
     (seed, epoch, index, stream), so every epoch draws new views and reruns repeat them."""
 
     ids: List[int]
-    noise: bool = False
     translation: Optional[int] = None  # which translation of the example (MT views): a fixed input
     word_of_token: Optional[List[int]] = None  # tagging: word index per token (-1: none)
     translation_words: Optional[Tuple[str, ...]] = None  # tagging MT views: the translated words (no tags)
@@ -37,7 +36,7 @@ class Augmentation:
     description: str = ""  # one line: what its view is
     flags: Optional[type] = None  # a dataclass of the flags it owns; the task config inherits its fields
     makes_views = True  # False for none: no copies, no R1 partner
-    noise = False  # its views' word embeddings get noise (Gaussian noise: gaussian_noise.views_noise)
+    noise = False  # its views' word embeddings get noise (Gaussian noise: gaussian_noise.noise_rows)
     fixed_input = False  # its views are fixed inputs (translations): binarized views store which one
     translates = False  # its views are other words than the example's (translations): nothing to align
     storable = False  # its views are sampled or tokenized, so worth binarizing ahead (xtune-preprocess views)

@@ -22,7 +22,6 @@ class QAView:
     example: QAExample  # whose context the windows index: the original or a translation
     windows: List[Window]  # tokens are pieces, "<s>" and "</s>"
     changed: List[bool]  # per context word: switched or resampled in this view
-    noise: bool = False
     translation: Optional[int] = None  # which translation of the example
 
 

@@ -11,7 +11,7 @@ from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
-from xtune_fairseq.core.augment.gaussian_noise import noised_embeddings, views_noise
+from xtune_fairseq.core.augment.gaussian_noise import noise_rows, noised_embeddings, views_noise
 from xtune_fairseq.core.batch import Batch, Partner
 from xtune_fairseq.core.consistency import masked_sum, teacher_hard_ce, teacher_kl
 from xtune_fairseq.core.data.targets import IGNORE, items
@@ -76,12 +76,10 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         view = dict(sample["net_input"])
         batch = view["src_tokens"].size(0)
         partner = sample.get("partner") if model.training and self.cfg.r1_lambda > 0 else None
-        noise_rows = sample.get("noise")
         if partner is not None:  # both views in one forward pass
             view = _cat_views(view, partner, self.padding_idx)
-            noise_rows = torch.cat([noise_rows, partner["noise"]])
         embed_tokens = model.encoder.sentence_encoder.embed_tokens
-        noise = self._noise(model, embed_tokens, view["src_tokens"], noise_rows)
+        noise = self._noise(model, embed_tokens, view["src_tokens"], sample.get("is_aug"), partner is not None)
         with noised_embeddings(embed_tokens, noise):
             logits, valid = self.task.predictions(model, view)
         logits_in, valid_in = logits[:batch], valid[:batch]
@@ -128,11 +126,15 @@ class XtuneConsistencyCriterion(FairseqCriterion):
         logging_output.update(self._per_language(sample.get("lang"), correct, labelled, f1))
         return loss, sample_size, logging_output
 
-    def _noise(self, model, embed_tokens, tokens, noise_rows):
-        """GN's noise (rows, tokens, dim) on the flagged rows' word embeddings, in training; else None."""
-        if not model.training or noise_rows is None or not bool(noise_rows.any()):
+    def _noise(self, model, embed_tokens, tokens, is_aug, with_partners: bool):
+        """GN's noise (rows, tokens, dim) on the word embeddings of the rows that are GN views, in
+        training; else None."""
+        if not model.training or is_aug is None:
             return None
-        return views_noise(self.task.cfg, (tokens.size(0), tokens.size(1), embed_tokens.embedding_dim), noise_rows)
+        rows = noise_rows(self.task.cfg, is_aug, with_partners)
+        if not bool(rows.any()):
+            return None
+        return views_noise(self.task.cfg, (tokens.size(0), tokens.size(1), embed_tokens.embedding_dim), rows)
 
     def _r2(self, sample: Batch, noise, logits, valid):
         """R2 summed over its items (the augmented copies' items, or every row's), and their number."""

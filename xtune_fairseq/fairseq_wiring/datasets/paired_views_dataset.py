@@ -144,23 +144,22 @@ class PairedViewsDataset(ViewRowsDataset):
             "id": index,
             "source": torch.tensor(view.ids, dtype=torch.long),
             "word_of_token": _word_map(view),
-            "noise": view.noise,
             "is_aug": is_aug,
             "lang": self.langs[src],
             "target": target,
-            "teacher_logits": self._cached_teacher(src, is_aug, view.noise, view.translation),
+            "teacher_logits": self._cached_teacher(src, is_aug, view.translation),
         }
         if pv is not None:
             item["partner"] = torch.tensor(pv.ids, dtype=torch.long)
-            item["partner_noise"] = pv.noise
             item["partner_word_of_token"] = _word_map(pv)
         return item
 
-    def _cached_teacher(self, src, is_aug, noise, translation):
+    def _cached_teacher(self, src, is_aug, translation):
         """The teacher's logits for this row's input when that input is fixed (the original, or a
-        given translation) and cached; None when the teacher has to see it online."""
+        given translation) and cached; None when the teacher has to see it online (a re-sampled, switched
+        or noised copy)."""
         cache = self.teacher_cache
-        if cache is None or noise:
+        if cache is None:
             return None
         if not is_aug:
             return cache["original"][src]
@@ -181,7 +180,6 @@ class PairedViewsDataset(ViewRowsDataset):
                 src_tokens=data_utils.collate_tokens(src, self.pad_idx),
                 src_lengths=torch.tensor([t.numel() for t in src]),
             ),
-            noise=torch.tensor([s["noise"] for s in samples]),
             is_aug=torch.tensor([s["is_aug"] for s in samples]),
             lang=torch.stack([s["lang"] for s in samples]),
         )
@@ -199,7 +197,6 @@ class PairedViewsDataset(ViewRowsDataset):
         if "partner" in samples[0]:
             batch["partner"] = Partner(
                 src_tokens=data_utils.collate_tokens([s["partner"] for s in samples], self.pad_idx),
-                noise=torch.tensor([s["partner_noise"] for s in samples]),
             )
             if samples[0]["partner_word_of_token"] is not None:
                 batch["partner"]["word_of_token"] = data_utils.collate_tokens(

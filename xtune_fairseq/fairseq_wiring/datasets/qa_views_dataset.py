@@ -8,7 +8,6 @@ example (of the translation, for a translated row), its window chosen the same w
 collater carries the aligned positions of the two windows for span R1 (paper 3.3.2).
 """
 
-import dataclasses
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -72,7 +71,6 @@ class QAViewsDataset(ViewRowsDataset):
         item = {
             "id": index,
             "source": self._ids(window),
-            "noise": view.noise,
             "is_aug": is_aug,
             "lang": self.langs[i],
             "target": torch.tensor(window_target(window), dtype=torch.long),
@@ -84,11 +82,10 @@ class QAViewsDataset(ViewRowsDataset):
             if source == PARTNER_IS_ORIGINAL:  # not reached: the QA task refuses --r1-augmentation mt
                 pv = orig
             else:
-                base = dataclasses.replace(view, noise=False) if source == PARTNER_OF_TRANSLATION else orig
+                base = view if source == PARTNER_OF_TRANSLATION else orig
                 pv = self.partner(view.example, base, self.rng(index, PARTNER_STREAM))
             pw = pv.windows[matching_window(window, view.changed, w, len(view.windows), pv, True)]
             item["partner"] = self._ids(pw)
-            item["partner_noise"] = pv.noise
             item["aligned"] = alignment(window, view.changed, pw, pv.changed)
         return item
 
@@ -108,7 +105,6 @@ class QAViewsDataset(ViewRowsDataset):
                 src_tokens=data_utils.collate_tokens(src, self.pad_idx, pad_to_length=width),
                 src_lengths=torch.tensor([t.numel() for t in src]),
             ),
-            noise=torch.tensor([s["noise"] for s in samples]),
             is_aug=torch.tensor([s["is_aug"] for s in samples]),
             lang=torch.stack([s["lang"] for s in samples]),
             target=torch.stack([s["target"] for s in samples]),
@@ -119,7 +115,6 @@ class QAViewsDataset(ViewRowsDataset):
             batch["partner"] = Partner(
                 src_tokens=data_utils.collate_tokens([s["partner"] for s in samples], self.pad_idx,
                                                      pad_to_length=width),
-                noise=torch.tensor([s["partner_noise"] for s in samples]),
                 # positions of the input and the partner window holding the same token; mask False = padding
                 aligned_input=a.clamp(min=0),
                 aligned_partner=b.clamp(min=0),
