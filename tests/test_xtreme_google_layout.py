@@ -339,3 +339,16 @@ def test_a_test_file_that_changes_its_columns_is_refused_in_one_line(model, tmp_
     with pytest.raises(InputError, match=r"panx/test-de\.tsv:\d+: expected one word a line"):
         preprocess_xtreme("panx", root, model, str(tmp_path / "bin"), notes=[])
     assert not (tmp_path / "bin").exists()
+
+
+def test_a_damaged_xtreme_record_is_one_line(tmp_path):
+    """meta/xtreme.json names the task the submission folder is for; a damaged one is a one-line error."""
+    from xtune_fairseq.core.errors import InputError
+    from xtune_fairseq.evaluation.submission import xtreme_task
+
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / xtreme.MARKER).write_text('{"task": "pawsx"', encoding="utf-8")
+    with pytest.raises(InputError, match=r"xtreme\.json:1:17: not JSON"):
+        xtreme_task(str(tmp_path))
+    (tmp_path / "meta" / xtreme.MARKER).write_text('{"task": "pawsx"}', encoding="utf-8")
+    assert xtreme_task(str(tmp_path)) == "pawsx"

@@ -10,7 +10,6 @@ TASK is the XTREME task the data was made from (xtune-preprocess --xtreme writes
 meta/xtreme.json). A language is scored when its examples have labels and only predicted when none
 has; summary() says which was which in one line."""
 
-import json
 import os
 from typing import Dict, List, Mapping, Sequence, Tuple
 
@@ -18,6 +17,7 @@ from xtune_fairseq.core.data import xtreme
 from xtune_fairseq.core.data.prepared import meta_path, read_data_info, read_examples, read_qa_meta, read_tagged_meta
 from xtune_fairseq.core.files import atomic_open
 from xtune_fairseq.core.qa.squad import write_predictions
+from xtune_fairseq.core.text import read_json
 
 FOLDER = "xtreme-submission"  # what xtune-pipeline writes in its run folder: FOLDER/stageK/TASK/test-LANG.*
 SUFFIX = {"classification": "tsv", "tagging": "tsv", "qa": "json"}
@@ -63,8 +63,8 @@ def xtreme_task(data: str) -> str:
     """The XTREME task of an xtune-preprocess --xtreme directory (meta/xtreme.json); else its kind."""
     path = os.path.join(data, "meta", xtreme.MARKER)
     if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            task = json.load(f).get("task")
+        record = read_json(path, "the JSON record xtune-preprocess --xtreme writes ({\"task\": ...})")
+        task = record.get("task") if isinstance(record, dict) else None
         if isinstance(task, str) and task:
             return task
     return read_data_info(data, required=()).get("kind", "classification")
