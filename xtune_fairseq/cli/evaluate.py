@@ -14,7 +14,7 @@ import argparse
 import os
 
 from xtune_fairseq.cli.common import run_cli
-from xtune_fairseq.core.data.prepared import INFO, meta_path, read_data_info
+from xtune_fairseq.core.data.prepared import INFO, read_data_info
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import check_output_file
 from xtune_fairseq.core.flag_ranges import check_ranges
@@ -22,7 +22,7 @@ from xtune_fairseq.core.ownership import mark_output
 from xtune_fairseq.evaluation.predictions import checkpoint_specs, evaluate
 from xtune_fairseq.evaluation.report import write_outputs
 from xtune_fairseq.evaluation.scores import METRICS
-from xtune_fairseq.evaluation.submission import SUFFIX, split_labels, split_unlabelled, summary, xtreme_task
+from xtune_fairseq.evaluation.submission import SUFFIX, split_labels, summary, xtreme_task
 
 COMMAND = "xtune-evaluate"
 
@@ -62,8 +62,8 @@ def main(argv=None):
                     check_output_file(path, flag, checkpoints + [args.data], COMMAND, args.force)
 
         check_outputs([("--json", args.json), ("--markdown", args.markdown)])  # before the data is read
-        check_split(args)
-        written = answer_files(args) + submission_files(args)
+        unlabelled = check_split(args)
+        written = answer_files(args) + submission_files(args, unlabelled)
         check_outputs(written)
         results = evaluate(args.checkpoint, args.data, args.split, source=args.source_lang, batch_size=args.batch_size,
                            metric=args.metric, predictions_dir=args.predictions_dir, submission_dir=args.submission_dir)
@@ -77,7 +77,8 @@ def main(argv=None):
 
 
 def check_split(args):
-    """The split is one of the data's, and has labels or gets a --submission-dir."""
+    """The split is one of the data's, and has labels or gets a --submission-dir; returns its languages
+    without labels (read once: the meta rows of a split can be large)."""
     splits = read_data_info(args.data, required=()).get("splits", [args.split])
     if args.split not in splits:
         raise InputError(f"--split {args.split}: {args.data} has the splits {', '.join(splits)}; choose one of them")
@@ -86,13 +87,14 @@ def check_split(args):
         raise InputError(f"--split {args.split}: no language of it has labels ({', '.join(langs)}: XTREME's test "
                          "sets), nothing to score; pass --submission-dir DIR to write their predictions in "
                          "XTREME's submission layout, or --split valid to score the dev sets")
+    return unlabelled
 
 
-def submission_files(args):
+def submission_files(args, unlabelled):
     """(flag, path) of every prediction file --submission-dir gets: the split's languages without labels."""
-    if not args.submission_dir or not os.path.isfile(meta_path(args.data, args.split)):
+    if not args.submission_dir:
         return []
-    langs, task = split_unlabelled(args.data, args.split), xtreme_task(args.data)
+    langs, task = unlabelled, xtreme_task(args.data)
     suffix = SUFFIX[read_data_info(args.data, required=()).get("kind", "classification")]
     return [("--submission-dir", os.path.join(args.submission_dir, name, task, f"{args.split}-{lang}.{suffix}"))
             for name, _ in checkpoint_specs(args.checkpoint) for lang in langs]

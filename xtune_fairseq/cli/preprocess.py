@@ -1,12 +1,6 @@
-"""xtune-preprocess: classification TSVs -> a fairseq data directory for xtune_classification.
-
-Layout written (sentence_prediction's, plus what per-epoch augmentation needs):
-  input0/, input1/   pieces binarized by fairseq-preprocess against the model's dict.txt
-  label/             labels binarized by fairseq-preprocess (label/dict.txt from train)
-  meta/SPLIT.jsonl   id, lang, raw sentences, label per example (views are re-sampled from it)
-  meta/translations.jsonl   translate-train sentences keyed by example id (optional)
-  sentencepiece.bpe.model, xtune.json (languages, labels, sentence pair or not)
-Everything is built in a temporary folder and renamed into place when complete.
+"""xtune-preprocess: classification TSVs, CoNLL / word-tag files (--kind tagging), SQuAD JSON (--kind qa)
+or XTREME's downloaded files (--xtreme) -> a fairseq data directory for the xtune tasks. The layout each
+writes: the docstrings of xtune_fairseq/prepare/ (classification.py, tagging.py, qa.py, xtreme.py).
 `xtune-preprocess views DATA ...` adds the training views of N epochs, binarized (--help there).
 """
 
