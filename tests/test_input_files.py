@@ -162,8 +162,9 @@ def evil_checkpoint(path):
 def test_fairseq_loader_refusal_is_an_input_error(tiny, tmp_path):
     from fairseq import checkpoint_utils
 
-    import xtune_fairseq.fairseq_wiring.register  # noqa: F401
+    from xtune_fairseq.fairseq_wiring.install import install
 
+    install()  # what --user-dir user_dir runs (importing register alone changes nothing in fairseq)
     path = evil_checkpoint(tmp_path / "evil.pt")
     with pytest.raises(InputError, match=f"{path}: refused to load"):  # --finetune-from-model's loader too
         checkpoint_utils.load_checkpoint_to_cpu(path)

@@ -1,17 +1,20 @@
 """xtune-preprocess shows progress on its long steps (issue #25, point 6): it printed nothing until it
-ended (reading, encoding and writing meta/ of a 40k-row file, minutes at full size). A line on stderr
-once a step has run XTUNE_PROGRESS_INTERVAL seconds (default 2), then as often; the data written is
-the same with or without them (core/progress.py)."""
+ended (reading, encoding, fairseq-preprocess's binarizing and writing meta/ of a 40k-row file, minutes
+at full size). A line on stderr once a step has run XTUNE_PROGRESS_INTERVAL seconds (default 2), then
+as often, and one with the final count; the data written is the same with or without them
+(core/progress.py). Its input errors come before fairseq is loaded."""
 
 import io
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
 from xtune_fairseq.core.errors import InputError
-from xtune_fairseq.core.progress import DEFAULT_INTERVAL, Progress, interval_from_env
+from xtune_fairseq.core.progress import DEFAULT_INTERVAL, Progress, interval_from_env, progress, watching
 
 
 class Clock:
@@ -36,6 +39,61 @@ def test_a_line_only_once_the_interval_has_passed():
     clock.now += 1.0
     step.count(5)
     assert out.getvalue().splitlines() == ["[preprocess] train: read 4/10 rows", "[preprocess] train: read 10/10 rows"]
+
+
+def test_a_step_that_printed_ends_with_its_final_count():
+    clock, out = Clock(), io.StringIO()
+    step = Progress("[preprocess] train: read", total=3, interval=2.0, stream=out, clock=clock)
+    step.count()
+    step.close()  # printed nothing: a short step stays silent
+    assert out.getvalue() == ""
+    clock.now += 5
+    step.count()
+    step.count()
+    step.close()
+    step.close()  # the final count once
+    assert out.getvalue().splitlines() == ["[preprocess] train: read 2/3 rows", "[preprocess] train: read 3/3 rows"]
+    assert list(progress(iter("abc"), "[preprocess] x: y", total=3, interval=0.0)) == ["a", "b", "c"]
+
+
+def test_watching_follows_a_file_another_library_writes(tmp_path):
+    path, err = tmp_path / "train.bin", io.StringIO()
+    path.write_bytes(b"")
+
+    def size():
+        return os.path.getsize(path) // 4  # 4 bytes an id
+
+    def write(ids):  # a writer in another thread, as fairseq-preprocess in the caller's
+        with open(path, "ab") as f:
+            for _ in range(ids):
+                f.write(b"\0" * 4)
+                f.flush()
+                time.sleep(0.002)
+
+    sys_stderr, sys.stderr = sys.stderr, err
+    try:
+        with watching(size, "[preprocess] input0: binarized", 150, "ids", interval=0.0, poll=0.05):
+            writer = threading.Thread(target=write, args=(150,))
+            writer.start()
+            writer.join()
+    finally:
+        sys.stderr = sys_stderr
+    lines = err.getvalue().splitlines()
+    counts = [int(line.split()[-2].split("/")[0]) for line in lines]
+    assert len(lines) >= 3 and lines[-1] == "[preprocess] input0: binarized 150/150 ids", lines
+    assert counts == sorted(counts) and 0 < counts[1] < 150  # lines while it ran, never going back
+
+
+def test_watching_switched_off_or_failing_prints_nothing_more(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XTUNE_PROGRESS_INTERVAL", "off")
+    with watching(lambda: 10, "[preprocess] input0: binarized", 10, "ids", poll=0.01):
+        time.sleep(0.05)
+    monkeypatch.setenv("XTUNE_PROGRESS_INTERVAL", "0")
+    with pytest.raises(RuntimeError):
+        with watching(lambda: 7, "[preprocess] input1: binarized", 10, "ids", poll=0.01):
+            raise RuntimeError("fairseq failed")
+    assert capsys.readouterr().err.count("7/10") <= 1  # no final line after a failure, no repeated count
+    assert not [t for t in threading.enumerate() if t.name.startswith("progress ")]  # the thread ended
 
 
 def test_without_total_and_switched_off(monkeypatch):
@@ -106,6 +164,15 @@ def test_progress_lines_come_while_it_runs_and_change_no_file(tiny, tmp_path):
                  "valid: read", "valid: wrote"):
         assert any(line.startswith(f"[preprocess] {step}") for line in lines), step
     assert rest == f"{tmp_path / 'a'}\n"  # stdout as before: the data directory
+    # fairseq-preprocess's binarizing, followed from outside: ends with every id fairseq wrote
+    from fairseq.data import data_utils
+    ids = 0
+    for split in ("train", "valid"):
+        dataset = data_utils.load_indexed_dataset(str(tmp_path / "a" / "input0" / split), None, "mmap")
+        ids += int(dataset.sizes.sum())  # read while the dataset (its memory map) lives
+        del dataset
+    assert lines[lines.index(f"[preprocess] input0: binarized {ids}/{ids} ids") - 1].startswith("INFO fairseq_cli")
+    assert "INFO fairseq_cli.preprocess: [None] Dictionary: " in err  # fairseq's own lines are still shown
 
     env["XTUNE_PROGRESS_INTERVAL"] = "off"
     quiet = subprocess.run(preprocess_cmd(tiny, train, tmp_path / "b"), env=env, capture_output=True, text=True)
@@ -119,3 +186,13 @@ def test_small_data_prints_no_progress(tiny, tmp_path):
     env.pop("XTUNE_PROGRESS_INTERVAL", None)  # the default, 2 s: the tiny data takes less in every step
     proc = subprocess.run(preprocess_cmd(tiny, tiny["train"], tmp_path / "d"), env=env, capture_output=True, text=True)
     assert proc.returncode == 0 and "[preprocess]" not in proc.stderr
+
+
+def test_input_errors_come_before_fairseq_loads(tiny, tmp_path):
+    """A wrong flag or file is reported at once: the text writers do not import fairseq (3-4 s)."""
+    code = ("import sys; from xtune_fairseq.cli.preprocess import main; "
+            f"rc = main(['--model-dir', {tiny['model']!r}, '--train', {str(tmp_path / 'missing.tsv')!r}, "
+            f"'--out', {str(tmp_path / 'o')!r}]); print(rc, 'fairseq' in sys.modules, 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and "missing.tsv" in proc.stderr

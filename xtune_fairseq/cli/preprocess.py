@@ -8,7 +8,6 @@ import argparse
 import sys
 
 from xtune_fairseq.cli.common import parse_lang_paths, run_cli
-from xtune_fairseq.cli.preprocess_views import main as views_main
 from xtune_fairseq.core.data import xtreme
 from xtune_fairseq.core.data.prepared import KINDS
 from xtune_fairseq.core.errors import InputError
@@ -20,6 +19,8 @@ from xtune_fairseq.prepare import preprocess, preprocess_qa, preprocess_tagging,
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["views"]:  # the subcommand `xtune-preprocess views DATA ...`
+        # late: the views writer imports fairseq (3-4 s); the text writers start without it
+        from xtune_fairseq.cli.preprocess_views import main as views_main
         return views_main(argv[1:])
     return _preprocess_main(argv)
 

@@ -1,15 +1,20 @@
 """Progress lines on stderr for the long steps of the data commands (xtune-preprocess: reading,
-encoding, writing meta/SPLIT.jsonl), as fairseq shows progress while it trains: one line such as
+encoding, writing meta/SPLIT.jsonl, fairseq-preprocess's binarizing), as fairseq shows progress while
+it trains: one line such as
 
     [preprocess] train: encoded 20000/40000 rows
 
-once a step has run INTERVAL seconds, then every INTERVAL seconds; a step that ends sooner prints
-none (a small file: nothing, so a failing command's stderr stays its one `error:` line). INTERVAL is
-XTUNE_PROGRESS_INTERVAL (seconds, default 2; 0: a line at every row counted; 'off': none). Only
-stderr: result files and stdout stay as they were. Pure: no fairseq import."""
+once a step has run INTERVAL seconds, then every INTERVAL seconds, and one with the final count when
+a step that printed lines ends; a step that ends sooner prints none (a small file: nothing, so a
+failing command's stderr stays its one `error:` line). INTERVAL is XTUNE_PROGRESS_INTERVAL (seconds,
+default 2; 0: a line at every row counted; 'off': none). Only stderr: result files and stdout stay as
+they were. A step that another library runs (fairseq-preprocess) is followed from outside: `watching`
+counts what its files hold while it runs. Pure: no fairseq import."""
 
+import contextlib
 import os
 import sys
+import threading
 import time
 from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
@@ -45,6 +50,7 @@ class Progress:
         self.label, self.total, self.unit, self.stream, self.clock = label, total, unit, stream, clock
         self.interval = interval_from_env() if interval is None else interval
         self.done = 0
+        self.shown = None  # the count of the last line printed (None: none yet)
         self.last = clock()
 
     def count(self, n: int = 1) -> None:
@@ -54,8 +60,17 @@ class Progress:
         now = self.clock()
         if now - self.last >= self.interval:
             self.last = now
-            of = f"/{self.total}" if self.total is not None else ""
-            print(f"{self.label} {self.done}{of} {self.unit}", file=self.stream or sys.stderr, flush=True)
+            self._line()
+
+    def close(self) -> None:
+        """The step ended: a line with its final count, if it printed lines and not this count yet."""
+        if self.shown is not None and self.shown != self.done:
+            self._line()
+
+    def _line(self) -> None:
+        self.shown = self.done
+        of = f"/{self.total}" if self.total is not None else ""
+        print(f"{self.label} {self.done}{of} {self.unit}", file=self.stream or sys.stderr, flush=True)
 
 
 def progress(rows: Iterable[T], label: str, total: Optional[int] = None, unit: str = "rows",
@@ -67,3 +82,33 @@ def progress(rows: Iterable[T], label: str, total: Optional[int] = None, unit: s
     for row in rows:
         yield row
         counter.count()
+    counter.close()
+
+
+@contextlib.contextmanager
+def watching(measure: Callable[[], int], label: str, total: int, unit: str, interval: Optional[float] = None,
+             poll: float = 0.2):
+    """While the block runs, a thread calls measure() (how many units are done: e.g. token ids written,
+    from the sizes of the files being written) every `poll` seconds (every `interval` when shorter, at
+    least 20 ms) and prints through a Progress(label, total, unit); counts never exceed total nor go back."""
+    counter = Progress(label, total, unit, interval)
+    if counter.interval is None:
+        yield counter
+        return
+    stop = threading.Event()
+
+    def follow():
+        while not stop.wait(max(0.02, min(poll, counter.interval))):
+            more = max(0, min(measure(), total) - counter.done)
+            if more or counter.interval:  # interval 0: a line when the count moves, not one every poll
+                counter.count(more)
+
+    thread = threading.Thread(target=follow, name=f"progress {label}", daemon=True)
+    thread.start()
+    try:
+        yield counter
+    finally:
+        stop.set()
+        thread.join()
+    counter.count(max(0, min(measure(), total) - counter.done))
+    counter.close()

@@ -9,6 +9,8 @@ Layout written (sentence_prediction's, plus what per-epoch augmentation needs):
 Everything is built in a temporary folder and renamed into place when complete.
 """
 
+import contextlib
+import logging
 import os
 import shutil
 from typing import Dict, Iterable, List, Optional, Sequence
@@ -18,18 +20,20 @@ from xtune_fairseq.core.data.prepared import (
 )
 from xtune_fairseq.core.data.readers import Example, LanguageCodes, iter_classification_tsv, iter_translations
 from xtune_fairseq.core.errors import InputError
-from xtune_fairseq.core.progress import progress
+from xtune_fairseq.core.progress import progress, watching
 from xtune_fairseq.core.xlmr_dir import check_model_dir, load_sentencepiece
 
 SPLITS = ("train", "valid", "test")
 
 
 def binarize(trainpref: str, validpref: Optional[str], testpref: Optional[str], destdir: str,
-             srcdict: Optional[str], workers: int) -> None:
-    """fairseq-preprocess --only-source on the raw files PREF (one line a row) into destdir."""
-    # fairseq imported here, not at the top: `xtune-preprocess --help` and the pure readers start without it
+             srcdict: Optional[str], workers: int, ids: Optional[int] = None) -> None:
+    """fairseq-preprocess --only-source on the raw files PREF (one line a row) into destdir; ids: how many
+    token ids they make (eos included), for progress lines while it runs (core/progress.py)."""
+    # fairseq imported here, not at the top: `xtune-preprocess --help`, its input errors and the pure
+    # readers start without it (3-4 s)
     from fairseq import options
-    from fairseq_cli.preprocess import main as fairseq_preprocess  # late: fairseq: start-up time
+    from fairseq_cli.preprocess import main as fairseq_preprocess
 
     argv = ["--only-source", "--destdir", destdir, "--workers", str(workers), "--trainpref", trainpref]
     if validpref:
@@ -38,7 +42,41 @@ def binarize(trainpref: str, validpref: Optional[str], testpref: Optional[str], 
         argv += ["--testpref", testpref]
     if srcdict:
         argv += ["--srcdict", srcdict]
-    fairseq_preprocess(options.get_preprocessing_parser().parse_args(argv))
+    label = f"[preprocess] {os.path.basename(destdir)}: binarized"
+    lines = watching(_binarized_ids(destdir, srcdict), label, ids, "ids") if ids else contextlib.nullcontext()
+    with _fairseq_info_lines(), lines:
+        fairseq_preprocess(options.get_preprocessing_parser().parse_args(argv))
+
+
+@contextlib.contextmanager
+def _fairseq_info_lines():
+    """fairseq-preprocess's INFO lines (dictionary size, sentences, tokens, <unk> share per file) shown
+    where the caller's logging would drop them (the commands log WARNING and above)."""
+    log = logging.getLogger("fairseq_cli.preprocess")
+    level = log.level
+    if not log.isEnabledFor(logging.INFO):
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _binarized_ids(destdir: str, srcdict: Optional[str]):
+    """How many token ids fairseq-preprocess has written into destdir so far: the bytes of its .bin files
+    (SPLIT.bin, and SPLIT.ptK.bin of its --workers) over the bytes of one id, the integer type fairseq
+    picks for the dictionary's size (its 4 special symbols + one entry a line of srcdict)."""
+    import numpy as np  # late, as fairseq: with it
+    from fairseq.data.indexed_dataset import best_fitting_int_dtype
+
+    size = 4 + (sum(1 for _ in open(srcdict, encoding="utf-8")) if srcdict else 0)
+    width = np.dtype(best_fitting_int_dtype(size)).itemsize
+
+    def measure() -> int:
+        names = os.listdir(destdir) if os.path.isdir(destdir) else []
+        return sum(os.path.getsize(os.path.join(destdir, n)) for n in names if n.endswith(".bin")) // width
+
+    return measure
 
 
 def preprocess(model_dir: str, dest: str, train: str, valid: Optional[str] = None, test: Optional[str] = None,
@@ -78,11 +116,14 @@ def write_classification(model_dir: str, dest: str, data: Dict[str, List[Example
     with data_dir_in_progress(dest, inputs, force) as work:
         raw = os.path.join(work, "raw")
         os.makedirs(raw)
+        ids = [0] * n_texts  # token ids of input{k} in all splits, eos included: binarize's progress
         for split, examples in data.items():
             for k in range(n_texts):
                 with open(os.path.join(raw, f"{split}.input{k}"), "w", encoding="utf-8") as f:
                     for ex in progress(examples, f"[preprocess] {split}: encoded input{k}"):
-                        f.write(" ".join(sp.encode(ex.texts[k], out_type=str)) + "\n")
+                        pieces = sp.encode(ex.texts[k], out_type=str)
+                        ids[k] += len(pieces) + 1
+                        f.write(" ".join(pieces) + "\n")
             with open(os.path.join(raw, f"{split}.label"), "w", encoding="utf-8") as f:
                 f.writelines((ex.label or "") + "\n" for ex in examples)  # None: a test set without labels
             write_jsonl(meta_path(work, split), map(example_row, examples), len(examples))
@@ -94,7 +135,7 @@ def write_classification(model_dir: str, dest: str, data: Dict[str, List[Example
 
         for k in range(n_texts):
             binarize(pref("train", f"input{k}"), pref("valid", f"input{k}"), pref("test", f"input{k}"),
-                     os.path.join(work, f"input{k}"), os.path.join(model_dir, "dict.txt"), workers)
+                     os.path.join(work, f"input{k}"), os.path.join(model_dir, "dict.txt"), workers, ids[k])
         binarize(pref("train", "label"), pref("valid", "label"), pref("test", "label"),
                  os.path.join(work, "label"), None, 1)
         shutil.rmtree(raw)
