@@ -14,15 +14,14 @@ import argparse
 import os
 
 from xtune_fairseq.cli.common import run_cli
-from xtune_fairseq.core.data.prepared import INFO, read_data_info
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import check_output_file
 from xtune_fairseq.core.flag_ranges import check_ranges
 from xtune_fairseq.core.ownership import mark_output
-from xtune_fairseq.evaluation.predictions import checkpoint_specs, evaluate
+from xtune_fairseq.evaluation.predictions import evaluate, prediction_files
 from xtune_fairseq.evaluation.report import write_outputs
 from xtune_fairseq.evaluation.scores import METRICS
-from xtune_fairseq.evaluation.submission import SUFFIX, split_labels, summary, xtreme_task
+from xtune_fairseq.evaluation.submission import check_split, summary
 
 COMMAND = "xtune-evaluate"
 
@@ -36,8 +35,10 @@ def main(argv=None):
     p.add_argument("--source-lang", default="en", help="language the gap is measured from")
     p.add_argument("--batch-size", type=int, default=64, help="rows per forward pass")
     p.add_argument("--metric", choices=METRICS, default="auto",
-                   help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets); QA: F1 and exact match "
-                   "with SQuAD v1.1's normalisation (squad, auto) or MLQA's per-language one (mlqa)")
+                   help="tagging: token accuracy or F1 (auto: entity F1 for BIO tag sets, else token accuracy; f1 on "
+                   "other tags, e.g. POS: seqeval's F1 over the raw tags, the udpos score of XTREME's evaluate.py); "
+                   "QA: F1 and exact match with SQuAD v1.1's normalisation (squad, auto) or MLQA's per-language "
+                   "one (mlqa)")
     p.add_argument("--predictions-dir", help="QA: write NAME.LANG.json answers per checkpoint and language here")
     p.add_argument("--submission-dir",
                    help="where the split has languages without labels (XTREME's test sets): write their predictions "
@@ -62,8 +63,9 @@ def main(argv=None):
                     check_output_file(path, flag, checkpoints + [args.data], COMMAND, args.force)
 
         check_outputs([("--json", args.json), ("--markdown", args.markdown)])  # before the data is read
-        unlabelled = check_split(args)
-        written = answer_files(args) + submission_files(args, unlabelled)
+        unlabelled = check_split(args.data, args.split, args.submission_dir)
+        written = prediction_files(args.checkpoint, args.data, args.split, unlabelled, args.predictions_dir,
+                                   args.submission_dir)
         check_outputs(written)
         results = evaluate(args.checkpoint, args.data, args.split, source=args.source_lang, batch_size=args.batch_size,
                            metric=args.metric, predictions_dir=args.predictions_dir, submission_dir=args.submission_dir)
@@ -74,39 +76,6 @@ def main(argv=None):
         print(summary({args.split: results}))
 
     return run_cli(go)
-
-
-def check_split(args):
-    """The split is one of the data's, and has labels or gets a --submission-dir; returns its languages
-    without labels (read once: the meta rows of a split can be large)."""
-    splits = read_data_info(args.data, required=()).get("splits", [args.split])
-    if args.split not in splits:
-        raise InputError(f"--split {args.split}: {args.data} has the splits {', '.join(splits)}; choose one of them")
-    langs, unlabelled = split_labels(args.data, args.split)
-    if langs == unlabelled and not args.submission_dir:
-        raise InputError(f"--split {args.split}: no language of it has labels ({', '.join(langs)}: XTREME's test "
-                         "sets), nothing to score; pass --submission-dir DIR to write their predictions in "
-                         "XTREME's submission layout, or --split valid to score the dev sets")
-    return unlabelled
-
-
-def submission_files(args, unlabelled):
-    """(flag, path) of every prediction file --submission-dir gets: the split's languages without labels."""
-    if not args.submission_dir:
-        return []
-    langs, task = unlabelled, xtreme_task(args.data)
-    suffix = SUFFIX[read_data_info(args.data, required=()).get("kind", "classification")]
-    return [("--submission-dir", os.path.join(args.submission_dir, name, task, f"{args.split}-{lang}.{suffix}"))
-            for name, _ in checkpoint_specs(args.checkpoint) for lang in langs]
-
-
-def answer_files(args):
-    """(flag, path) of every NAME.LANG.json --predictions-dir may get: a checkpoint's answers in a language."""
-    if not args.predictions_dir:
-        return []
-    langs = read_data_info(args.data, required=()).get("languages", []) if os.path.isfile(os.path.join(args.data, INFO)) else []
-    return [("--predictions-dir", os.path.join(args.predictions_dir, f"{name}.{lang}.json"))
-            for name, _ in checkpoint_specs(args.checkpoint) for lang in langs]
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ and their flag errors stay fast."""
 import os
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from xtune_fairseq.core.data.prepared import read_data_info
 from xtune_fairseq.core.metrics.metrics import summarize
 from xtune_fairseq.core.qa.squad import write_predictions
 from xtune_fairseq.evaluation.scores import example_stats, qa_scores, score
-from xtune_fairseq.evaluation.submission import unlabelled_languages, write_submission, xtreme_task
+from xtune_fairseq.evaluation.submission import (submission_files, submission_folder, unlabelled_languages,
+                                                  write_submission)
 from xtune_fairseq.fairseq_wiring.checkpoints import load_with_data
 
 Checkpoints = Union[Mapping[str, str], Sequence[str]]  # {name: path}, or NAME=PATH / PATH specs
@@ -80,6 +82,10 @@ def checkpoint_specs(specs: Iterable[str]) -> List[Tuple[str, str]]:
             for spec in specs]
 
 
+def _named(checkpoints: Checkpoints) -> List[Tuple[str, str]]:
+    return list(checkpoints.items()) if isinstance(checkpoints, Mapping) else checkpoint_specs(checkpoints)
+
+
 def evaluate(checkpoints: Checkpoints, data: str, split: str = "test", *, source: str = "en", batch_size: int = 64,
              metric: str = "auto", predictions_dir: Optional[str] = None, submission_dir: Optional[str] = None) -> dict:
     """{name: {"per_language", "average", "transfer_gap", "source_language", "metric", "examples",
@@ -90,9 +96,8 @@ def evaluate(checkpoints: Checkpoints, data: str, split: str = "test", *, source
     and language. Languages without labels (XTREME's test sets) are not scored but listed in "unlabelled";
     with submission_dir, their predictions go to SUBMISSION_DIR/NAME/TASK/SPLIT-LANG.tsv|json
     ("submission": {lang: file}), XTREME's submission layout (submission.py)."""
-    named = checkpoints.items() if isinstance(checkpoints, Mapping) else checkpoint_specs(checkpoints)
     results = {}
-    for name, path in named:
+    for name, path in _named(checkpoints):
         task, langs, preds, golds = predict(path, data, split, batch_size)
         unlabelled = unlabelled_languages(task.kind, langs, golds)
         keep = [i for i, lang in enumerate(langs) if lang not in unlabelled]
@@ -109,7 +114,7 @@ def evaluate(checkpoints: Checkpoints, data: str, split: str = "test", *, source
         if unlabelled:
             results[name]["unlabelled"] = unlabelled
         if unlabelled and submission_dir:
-            folder = os.path.join(submission_dir, name, xtreme_task(data))
+            folder = submission_folder(submission_dir, name, data)
             results[name]["submission"] = write_submission(folder, task.kind, split, langs, preds, golds,
                                                            task.label_names, unlabelled)
         results[name]["checkpoint"] = os.path.abspath(path)
@@ -117,8 +122,29 @@ def evaluate(checkpoints: Checkpoints, data: str, split: str = "test", *, source
     return results
 
 
+def answers_file(predictions_dir: str, name: str, lang: str) -> str:
+    """Where evaluate(predictions_dir=...) writes checkpoint NAME's QA answers in a language."""
+    return os.path.join(predictions_dir, f"{name}.{lang}.json")
+
+
+def prediction_files(checkpoints: Checkpoints, data: str, split: str, unlabelled: Sequence[str],
+                     predictions_dir: Optional[str] = None, submission_dir: Optional[str] = None) -> List[Tuple[str, str]]:
+    """(flag, path) of every prediction file evaluate() may write with these arguments, known before it
+    runs (a caller checks they replace nothing of anyone else's): QA answers per checkpoint and language
+    of the data (--predictions-dir), and the split's languages without labels in XTREME's layout
+    (--submission-dir; `unlabelled`: submission.check_split's)."""
+    names = [name for name, _ in _named(checkpoints)]
+    files = []
+    if predictions_dir:
+        langs = read_data_info(data, required=()).get("languages", [])
+        files += [("--predictions-dir", answers_file(predictions_dir, name, lang)) for name in names for lang in langs]
+    if submission_dir:
+        files += [("--submission-dir", path) for path in submission_files(submission_dir, names, data, split, unlabelled)]
+    return files
+
+
 def _write_answers(folder, name, langs, answers, examples):
     os.makedirs(folder, exist_ok=True)
     for lang in sorted(set(langs)):
-        write_predictions(os.path.join(folder, f"{name}.{lang}.json"),
+        write_predictions(answers_file(folder, name, lang),
                           {ex.id: a for l, a, ex in zip(langs, answers, examples) if l == lang})

@@ -11,10 +11,11 @@ meta/xtreme.json). A language is scored when its examples have labels and only p
 has; summary() says which was which in one line."""
 
 import os
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from xtune_fairseq.core.data import xtreme
 from xtune_fairseq.core.data.prepared import meta_path, read_data_info, read_examples, read_qa_meta, read_tagged_meta
+from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import atomic_open
 from xtune_fairseq.core.qa.squad import write_predictions
 from xtune_fairseq.core.text import read_json
@@ -59,6 +60,37 @@ def split_labels(data: str, split: str) -> Tuple[List[str], List[str]]:
     return sorted(set(langs)), unlabelled_languages(kind, langs, [gold for _, gold in rows])
 
 
+def check_split(data: str, split: str, submission_dir: Optional[str] = None) -> List[str]:
+    """The split is one of the data's, and has labels or gets a submission_dir (an InputError names the
+    flag otherwise); returns its languages without labels (read once: a split's meta rows can be large)."""
+    splits = read_data_info(data, required=()).get("splits", [split])
+    if split not in splits:
+        raise InputError(f"--split {split}: {data} has the splits {', '.join(splits)}; choose one of them")
+    langs, unlabelled = split_labels(data, split)
+    if langs == unlabelled and not submission_dir:
+        raise InputError(f"--split {split}: no language of it has labels ({', '.join(langs)}: XTREME's test "
+                         "sets), nothing to score; pass --submission-dir DIR to write their predictions in "
+                         "XTREME's submission layout, or --split valid to score the dev sets")
+    return unlabelled
+
+
+def submission_folder(submission_dir: str, name: str, data: str) -> str:
+    """Where checkpoint NAME's predictions of data's languages without labels go: SUBMISSION_DIR/NAME/TASK."""
+    return os.path.join(submission_dir, name, xtreme_task(data))
+
+
+def submission_files(submission_dir: str, names: Sequence[str], data: str, split: str,
+                     langs: Sequence[str]) -> List[str]:
+    """Every file evaluate(submission_dir=...) writes for the checkpoints `names` and languages `langs`."""
+    kind = read_data_info(data, required=()).get("kind", "classification")
+    return [os.path.join(submission_folder(submission_dir, name, data), _file_name(split, lang, kind))
+            for name in names for lang in langs]
+
+
+def _file_name(split: str, lang: str, kind: str) -> str:
+    return f"{split}-{lang}.{SUFFIX[kind]}"
+
+
 def xtreme_task(data: str) -> str:
     """The XTREME task of an xtune-preprocess --xtreme directory (meta/xtreme.json); else its kind."""
     path = os.path.join(data, "meta", xtreme.MARKER)
@@ -72,13 +104,13 @@ def xtreme_task(data: str) -> str:
 
 def write_submission(folder: str, kind: str, split: str, langs: Sequence[str], preds: Sequence, golds: Sequence,
                      label_names: Sequence[str], only: Sequence[str]) -> Dict[str, str]:
-    """{lang: file} of the predictions of the languages `only`, one file each in folder (FOLDER/NAME/TASK)
+    """{lang: file} of the predictions of the languages `only`, one file each in folder (submission_folder)
     named SPLIT-LANG.tsv / .json, examples in the split's order (predictions.predict's)."""
     os.makedirs(folder, exist_ok=True)
     out = {}
     for lang in only:
         picked = [(p, g) for l, p, g in zip(langs, preds, golds) if l == lang]
-        path = os.path.join(folder, f"{split}-{lang}.{SUFFIX[kind]}")
+        path = os.path.join(folder, _file_name(split, lang, kind))
         if kind == "qa":
             write_predictions(path, {g.id: p for p, g in picked})
         else:

@@ -13,7 +13,7 @@ from typing import Optional
 from xtune_fairseq.core.augment.registry import AUGMENTATIONS
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.flags import add_dataclass_arguments, option
-from xtune_fairseq.core.metrics.entities import tagging_metric
+from xtune_fairseq.core.metrics.entities import is_bio, tagging_metric
 from xtune_fairseq.core.recipes import RECIPES
 from xtune_fairseq.pipeline.checks import check_config
 
@@ -111,12 +111,13 @@ class PipelineConfig:
         "(finished stages are not trained again, so a finished run can be scored on another split)")
     metric: str = _evaluation(
         "auto", choices=["auto", "accuracy", "f1", "squad", "mlqa"],
-        help="tagging: token accuracy or entity F1 (auto: F1 for BIO tag sets); QA: F1/EM with SQuAD v1.1 "
+        help="tagging: token accuracy or F1 (auto: F1 for BIO tag sets, else accuracy; f1 on other tags, "
+        "e.g. POS: seqeval's F1 over the raw tags, XTREME's udpos score); QA: F1/EM with SQuAD v1.1 "
         "or MLQA normalisation")
     best_metric: str = _evaluation(
         "auto", choices=["auto", "avg_acc", "avg_f1"],
         help="dev score that picks checkpoint_best.pt (and the teacher): auto = avg_f1 for NER (BIO "
-        "tags) and QA, avg_acc otherwise")
+        "tags; not with --metric accuracy) and QA, avg_acc otherwise (dev F1 is logged for BIO tags and QA only)")
     log_interval: int = _evaluation(50, help="updates between fairseq-train's log lines")
     fairseq_args: str = option("", help="extra fairseq-train flags, quoted")
 
@@ -154,9 +155,13 @@ def parse_flags(argv=None, parser: Optional[argparse.ArgumentParser] = None) -> 
 
 def resolve_kind_defaults(a, kind: str, labels) -> None:
     """Defaults that depend on the data: warm-up (the authors' classification runs have none) and
-    the checkpoint-selection score (F1 where the authors select by F1)."""
+    the checkpoint-selection score (F1 where the authors select by F1; the training log has dev F1
+    for QA and BIO tag sets only, so POS with --metric f1 selects by dev token accuracy)."""
     if a.warmup_ratio is None:
         a.warmup_ratio = 0.0 if kind == "classification" else 0.1
     if a.best_metric == "auto":
-        f1 = kind == "qa" or (kind == "tagging" and tagging_metric(a.metric, labels) == "f1")
+        f1 = kind == "qa" or (kind == "tagging" and tagging_metric(a.metric, labels) == "f1" and is_bio(labels))
         a.best_metric = "avg_f1" if f1 else "avg_acc"
+    if a.best_metric == "avg_f1" and kind != "qa" and not (kind == "tagging" and is_bio(labels)):
+        raise InputError(f"--best-metric avg_f1: dev F1 is logged for QA and BIO tag sets (O, B-X, I-X) only, "
+                         f"not for this {kind} data; use --best-metric avg_acc")
