@@ -14,7 +14,7 @@ from test_num_workers import epoch_batches, same, train_log
 from test_tagging import tag_task, tagging  # noqa: F401  (module fixture)
 from xtune_fairseq.cli.preprocess import main as preprocess_main
 from xtune_fairseq.prepare import write_binarized_views
-from xtune_fairseq.core.data.views_layout import INFO, check_fingerprint, fingerprint, views_dir
+from xtune_fairseq.core.data.views_layout import INFO, check_fingerprint, fingerprint, read_views_info, views_dir
 from xtune_fairseq.core.errors import InputError
 
 
@@ -227,6 +227,16 @@ def test_workers_write_the_same_files(cls):
         for name in names:
             a, b = (os.path.join(views_dir(cls["bin"], w), epoch, name) for w in ("w1", "w2"))
             assert open(a, "rb").read() == open(b, "rb").read(), name
+
+
+def test_views_show_progress_per_epoch(cls, monkeypatch, capsys):
+    monkeypatch.setenv("XTUNE_PROGRESS_INTERVAL", "0")  # a line at every row: no timing in the test
+    assert preprocess_main(["views", cls["bin"], "--name", "progress", "--epochs", "2", "--r1-augmentation", "ss"]) == 0
+    rows = read_views_info(views_dir(cls["bin"], "progress"))["rows"]
+    err = capsys.readouterr().err.splitlines()
+    for epoch in (1, 2):
+        assert f"[preprocess] views epoch {epoch}: drew 1/{rows} rows" in err
+        assert f"[preprocess] views epoch {epoch}: drew {rows}/{rows} rows" in err
 
 
 def test_cli_and_refusals(cls, tmp_path, capsys):

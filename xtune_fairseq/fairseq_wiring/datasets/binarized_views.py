@@ -19,6 +19,7 @@ from xtune_fairseq.core.data.views_layout import (
     AUGMENTED, PARTNER, check_fingerprint, read_views_info, role_prefix, stores_choice, translations_prefix, views_dir,
 )
 from xtune_fairseq.core.errors import InputError
+from xtune_fairseq.core.progress import progress
 
 logger = logging.getLogger(__name__)
 ROLE_OF_STREAM = {INPUT_STREAM: AUGMENTED, PARTNER_STREAM: PARTNER}
@@ -195,7 +196,7 @@ def write_epoch(dataset, folder: str, epoch: int, roles: dict, vocab_size: int, 
     writers = {role: _RoleWriter(role_prefix(folder, epoch, role), kind, vocab_size, word_maps, translations)
                for role, kind in roles.items()}
     dataset.set_epoch(epoch)
-    for index in range(len(dataset)):
+    for index in progress(range(len(dataset)), f"[preprocess] views epoch {epoch}: drew"):
         view, partner = dataset.drawn_views(index)
         src = dataset.source_index(index)
         if AUGMENTED in writers and index >= dataset.n_original:
