@@ -5,6 +5,7 @@ as often, and one with the final count; the data written is the same with or wit
 (core/progress.py). Its input errors come before fairseq is loaded."""
 
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -72,27 +73,49 @@ def test_watching_follows_a_file_another_library_writes(tmp_path):
 
     sys_stderr, sys.stderr = sys.stderr, err
     try:
-        with watching(size, "[preprocess] input0: binarized", 150, "ids", interval=0.0, poll=0.05):
-            writer = threading.Thread(target=write, args=(150,))
+        with watching(size, "[preprocess] input0: binarized", 1000, "ids", interval=0.0, poll=0.05):
+            writer = threading.Thread(target=write, args=(1000,))  # 2 s at least: many polls
             writer.start()
             writer.join()
     finally:
         sys.stderr = sys_stderr
     lines = err.getvalue().splitlines()
     counts = [int(line.split()[-2].split("/")[0]) for line in lines]
-    assert len(lines) >= 3 and lines[-1] == "[preprocess] input0: binarized 150/150 ids", lines
-    assert counts == sorted(counts) and 0 < counts[1] < 150  # lines while it ran, never going back
+    assert len(lines) >= 3 and lines[-1] == "[preprocess] input0: binarized 1000/1000 ids", lines
+    assert counts == sorted(counts) and 0 < counts[1] < 1000  # lines while it ran, never going back
+
+
+def test_a_failing_measure_skips_a_poll(capsys):
+    calls = []
+
+    def measure():  # fails once, as a worker's file removed between listing and measuring
+        calls.append(1)
+        if len(calls) == 1:
+            raise FileNotFoundError("train.pt1.bin")
+        return len(calls)
+
+    with watching(measure, "[preprocess] input0: binarized", 100, "ids", interval=0.0, poll=0.02):
+        while len(calls) < 4:
+            time.sleep(0.01)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "[preprocess] input0: binarized" in err
 
 
 def test_watching_switched_off_or_failing_prints_nothing_more(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XTUNE_PROGRESS_INTERVAL", "off")
     with watching(lambda: 10, "[preprocess] input0: binarized", 10, "ids", poll=0.01):
         time.sleep(0.05)
+    assert capsys.readouterr().err == ""
     monkeypatch.setenv("XTUNE_PROGRESS_INTERVAL", "0")
+
+    def in_the_caller():  # 7 where the final count would be taken (the caller's thread), 0 in the watcher's
+        return 7 if threading.current_thread() is threading.main_thread() else 0
+
     with pytest.raises(RuntimeError):
-        with watching(lambda: 7, "[preprocess] input1: binarized", 10, "ids", poll=0.01):
+        with watching(in_the_caller, "[preprocess] input1: binarized", 10, "ids", poll=0.01):
+            time.sleep(0.05)
             raise RuntimeError("fairseq failed")
-    assert capsys.readouterr().err.count("7/10") <= 1  # no final line after a failure, no repeated count
+    assert "7/10" not in capsys.readouterr().err  # no final count after a failure
     assert not [t for t in threading.enumerate() if t.name.startswith("progress ")]  # the thread ended
 
 
@@ -171,8 +194,13 @@ def test_progress_lines_come_while_it_runs_and_change_no_file(tiny, tmp_path):
         dataset = data_utils.load_indexed_dataset(str(tmp_path / "a" / "input0" / split), None, "mmap")
         ids += int(dataset.sizes.sum())  # read while the dataset (its memory map) lives
         del dataset
-    assert lines[lines.index(f"[preprocess] input0: binarized {ids}/{ids} ids") - 1].startswith("INFO fairseq_cli")
-    assert "INFO fairseq_cli.preprocess: [None] Dictionary: " in err  # fairseq's own lines are still shown
+    binarized = [i for i, line in enumerate(lines) if line.startswith("[preprocess] input0: binarized")]
+    dictionary = lines.index(next(line for line in lines if "INFO fairseq_cli.preprocess: [None] Dictionary: " in line))
+    assert lines[binarized[-1]] == f"[preprocess] input0: binarized {ids}/{ids} ids" and binarized[-1] > dictionary
+    # fairseq's lines (shown by the command) go to each folder's own preprocess.log only
+    assert "valid.input0" in open(tmp_path / "a" / "input0" / "preprocess.log").read()
+    assert "input1" not in open(tmp_path / "a" / "input0" / "preprocess.log").read()
+    assert "train.label" in open(tmp_path / "a" / "label" / "preprocess.log").read()
 
     env["XTUNE_PROGRESS_INTERVAL"] = "off"
     quiet = subprocess.run(preprocess_cmd(tiny, train, tmp_path / "b"), env=env, capture_output=True, text=True)
@@ -196,3 +224,16 @@ def test_input_errors_come_before_fairseq_loads(tiny, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and "missing.tsv" in proc.stderr
+
+
+def test_the_library_leaves_logging_as_the_caller_set_it(tiny, tmp_path):
+    """preprocess() as a library call: fairseq-preprocess's logger keeps the caller's level, and the
+    handler it adds per call (DESTDIR/preprocess.log) is gone afterwards."""
+    code = ("import logging; from xtune_fairseq.prepare import preprocess; "
+            "log = logging.getLogger('fairseq_cli.preprocess'); log.setLevel(logging.WARNING); "
+            f"preprocess({tiny['model']!r}, {str(tmp_path / 'd')!r}, {tiny['train']!r}); "
+            "print(log.level, len(log.handlers))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == [str(logging.WARNING), "0"] and "Namespace" not in proc.stderr

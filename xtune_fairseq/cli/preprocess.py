@@ -5,6 +5,7 @@ writes: the docstrings of xtune_fairseq/prepare/ (classification.py, tagging.py,
 """
 
 import argparse
+import logging
 import sys
 
 from xtune_fairseq.cli.common import parse_lang_paths, run_cli
@@ -75,6 +76,9 @@ def _xtreme_flags(args):
 
 def _preprocess_main(argv):
     args = _parser().parse_args(argv)
+    # fairseq-preprocess's own lines (dictionary size, sentences, tokens, <unk> share per file), as
+    # fairseq-preprocess shows them, under the WARNING level the commands log at
+    logging.getLogger("fairseq_cli.preprocess").setLevel(logging.INFO)
 
     def files(flag):  # a LANG:PATH list (tagging, qa)
         value = getattr(args, flag)

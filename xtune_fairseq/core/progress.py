@@ -70,7 +70,14 @@ class Progress:
     def _line(self) -> None:
         self.shown = self.done
         of = f"/{self.total}" if self.total is not None else ""
-        print(f"{self.label} {self.done}{of} {self.unit}", file=self.stream or sys.stderr, flush=True)
+        with _PRINTING:
+            print(f"{self.label} {self.done}{of} {self.unit}", file=self.stream or sys.stderr, flush=True)
+
+
+# A line is printed whole before a fork (fairseq-preprocess --workers forks while `watching` prints from
+# its thread): a child never starts with stderr's lock held by a thread it does not have.
+_PRINTING = threading.Lock()
+os.register_at_fork(before=_PRINTING.acquire, after_in_parent=_PRINTING.release, after_in_child=_PRINTING.release)
 
 
 def progress(rows: Iterable[T], label: str, total: Optional[int] = None, unit: str = "rows",
@@ -99,7 +106,10 @@ def watching(measure: Callable[[], int], label: str, total: int, unit: str, inte
 
     def follow():
         while not stop.wait(max(0.02, min(poll, counter.interval))):
-            more = max(0, min(measure(), total) - counter.done)
+            try:
+                more = max(0, min(measure(), total) - counter.done)
+            except Exception:  # a measure that failed once (a file gone): the next poll measures again
+                continue
             if more or counter.interval:  # interval 0: a line when the count moves, not one every poll
                 counter.count(more)
 

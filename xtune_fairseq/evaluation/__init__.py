@@ -21,7 +21,8 @@ _MODULE_OF = {
     "Checkpoints": "predictions", "checkpoint_specs": "predictions", "evaluate": "predictions",
     "predict": "predictions",
     "METRICS": "scores", "example_stats": "scores", "qa_scores": "scores", "score": "scores",
-    "write_outputs": "report", "write_submission": "submission",
+    "prediction_files": "predictions",
+    "write_outputs": "report", "check_split": "submission", "write_submission": "submission",
     "load_runs": "tables", "write_tables": "tables",
     "check_samples": "significance", "compare": "significance", "significance_table": "significance",
     "write_significance": "significance",
@@ -34,14 +35,14 @@ __all__ = sorted(_MODULE_OF)
 
 if TYPE_CHECKING:  # what type checkers and editors read; at run time, __getattr__
     from xtune_fairseq.evaluation.encoders import Encoder, load_encoder
-    from xtune_fairseq.evaluation.predictions import Checkpoints, checkpoint_specs, evaluate, predict
+    from xtune_fairseq.evaluation.predictions import Checkpoints, checkpoint_specs, evaluate, predict, prediction_files
     from xtune_fairseq.evaluation.report import write_outputs
     from xtune_fairseq.evaluation.representations import first_token_vectors, plot_representations
     from xtune_fairseq.evaluation.retrieval import (parallel_sets, read_line_aligned, read_parallel_tsv,
                                                     retrieval_markdown, retrieval_table, write_results)
     from xtune_fairseq.evaluation.scores import METRICS, example_stats, qa_scores, score
     from xtune_fairseq.evaluation.significance import check_samples, compare, significance_table, write_significance
-    from xtune_fairseq.evaluation.submission import write_submission
+    from xtune_fairseq.evaluation.submission import check_split, write_submission
     from xtune_fairseq.evaluation.tables import load_runs, write_tables
 
 

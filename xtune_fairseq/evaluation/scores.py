@@ -54,7 +54,9 @@ def example_stats(task, langs, preds, golds, metric: str = "auto") -> dict:
     """Per test example, the summable parts of its language's score (what a paired significance test
     swaps between two systems): ratio = [hits, items] (accuracy, token accuracy, QA's mean F1),
     f1 = [correct, predicted, gold] entities (chunks of seqeval's reading on tags that are not BIO, each
-    counted in the sentence of its last word: summed over a language, that language's score)."""
+    counted in the sentence of its last word: summed over a language, that language's score; as such a
+    chunk can reach back into the sentence before, swapping sentences between two systems is then a
+    close approximation of the corpus score's randomization, not an exact one)."""
     if task.kind == "classification":
         return {"langs": list(langs), "kind": "ratio", "stats": [[int(p == g), 1] for p, g in zip(preds, golds)]}
     if task.kind == "qa":

@@ -29,7 +29,8 @@ SPLITS = ("train", "valid", "test")
 def binarize(trainpref: str, validpref: Optional[str], testpref: Optional[str], destdir: str,
              srcdict: Optional[str], workers: int, ids: Optional[int] = None) -> None:
     """fairseq-preprocess --only-source on the raw files PREF (one line a row) into destdir; ids: how many
-    token ids they make (eos included), for progress lines while it runs (core/progress.py)."""
+    token ids they make (eos included), for progress lines while it runs (core/progress.py). fairseq's
+    INFO lines go where the caller's logging sends them (xtune-preprocess shows them)."""
     # fairseq imported here, not at the top: `xtune-preprocess --help`, its input errors and the pure
     # readers start without it (3-4 s)
     from fairseq import options
@@ -44,37 +45,48 @@ def binarize(trainpref: str, validpref: Optional[str], testpref: Optional[str], 
         argv += ["--srcdict", srcdict]
     label = f"[preprocess] {os.path.basename(destdir)}: binarized"
     lines = watching(_binarized_ids(destdir, srcdict), label, ids, "ids") if ids else contextlib.nullcontext()
-    with _fairseq_info_lines(), lines:
+    with _own_log_file(), lines:
         fairseq_preprocess(options.get_preprocessing_parser().parse_args(argv))
 
 
 @contextlib.contextmanager
-def _fairseq_info_lines():
-    """fairseq-preprocess's INFO lines (dictionary size, sentences, tokens, <unk> share per file) shown
-    where the caller's logging would drop them (the commands log WARNING and above)."""
+def _own_log_file():
+    """fairseq-preprocess adds a handler writing DESTDIR/preprocess.log to its logger at every call and
+    never removes it: a later call would also log into the earlier folders. Removed (and closed) here."""
     log = logging.getLogger("fairseq_cli.preprocess")
-    level = log.level
-    if not log.isEnabledFor(logging.INFO):
-        log.setLevel(logging.INFO)
+    before = list(log.handlers)
     try:
         yield
     finally:
-        log.setLevel(level)
+        for handler in [h for h in log.handlers if h not in before]:
+            log.removeHandler(handler)
+            handler.close()
 
 
 def _binarized_ids(destdir: str, srcdict: Optional[str]):
     """How many token ids fairseq-preprocess has written into destdir so far: the bytes of its .bin files
     (SPLIT.bin, and SPLIT.ptK.bin of its --workers) over the bytes of one id, the integer type fairseq
-    picks for the dictionary's size (its 4 special symbols + one entry a line of srcdict)."""
+    picks for the dictionary's size (its 4 special symbols + one entry a line of srcdict). While fairseq
+    appends a worker's SPLIT.ptK.bin to SPLIT.bin, that part counts twice (the count runs ahead, capped
+    at the total, then waits); a file removed between listing and measuring counts 0."""
     import numpy as np  # late, as fairseq: with it
     from fairseq.data.indexed_dataset import best_fitting_int_dtype
 
-    size = 4 + (sum(1 for _ in open(srcdict, encoding="utf-8")) if srcdict else 0)
-    width = np.dtype(best_fitting_int_dtype(size)).itemsize
+    entries = 0
+    if srcdict:
+        with open(srcdict, encoding="utf-8") as f:
+            entries = sum(1 for _ in f)
+    width = np.dtype(best_fitting_int_dtype(4 + entries)).itemsize
+
+    def size(path: str) -> int:
+        try:
+            return os.path.getsize(path)
+        except OSError:
+            return 0
 
     def measure() -> int:
         names = os.listdir(destdir) if os.path.isdir(destdir) else []
-        return sum(os.path.getsize(os.path.join(destdir, n)) for n in names if n.endswith(".bin")) // width
+        return sum(size(os.path.join(destdir, n)) for n in names if n.endswith(".bin")) // width
 
     return measure
 

@@ -54,7 +54,8 @@ def entities(tags: Sequence[str]) -> Set[Entity]:
 
 
 def is_bio(labels: Sequence[str]) -> bool:
-    """True for label sets such as O, B-PER, I-PER (entity F1 applies)."""
+    """True for label sets such as O, B-PER, I-PER: `auto` scores them with entity F1, and training logs
+    their dev F1 (checkpoint selection by avg_f1). Wider: bio_form (IOBES too), which `f1` reads as entities."""
     labels = list(labels)
     return "O" in labels and all(l == "O" or l[:2] in ("B-", "I-") for l in labels) and len(labels) > 1
 
@@ -148,7 +149,8 @@ def tag_f1(golds: Sequence[Sequence[str]], preds: Sequence[Sequence[str]]) -> Di
 
 
 def bio_form(labels: Sequence[str]) -> bool:
-    """True when every tag is O, B-X, I-X, E-X or S-X: entity F1 reads them (else `tag_f1`)."""
+    """True when every tag is O, B-X, I-X, E-X or S-X: `--metric f1` reads them as entities (entity_f1),
+    other tags (POS) with seqeval's chunks (tag_f1). Narrower: is_bio (O, B-, I- only)."""
     try:
         for label in labels:
             _split(label)
