@@ -104,14 +104,17 @@ def watching(measure: Callable[[], int], label: str, total: int, unit: str, inte
         return
     stop = threading.Event()
 
+    def more() -> int:  # units done since the last count; 0 when measure() failed (a file gone): measured again later
+        try:
+            return max(0, min(measure(), total) - counter.done)
+        except Exception:
+            return 0
+
     def follow():
         while not stop.wait(max(0.02, min(poll, counter.interval))):
-            try:
-                more = max(0, min(measure(), total) - counter.done)
-            except Exception:  # a measure that failed once (a file gone): the next poll measures again
-                continue
-            if more or counter.interval:  # interval 0: a line when the count moves, not one every poll
-                counter.count(more)
+            n = more()
+            if n or counter.interval:  # interval 0: a line when the count moves, not one every poll
+                counter.count(n)
 
     thread = threading.Thread(target=follow, name=f"progress {label}", daemon=True)
     thread.start()
@@ -120,5 +123,5 @@ def watching(measure: Callable[[], int], label: str, total: int, unit: str, inte
     finally:
         stop.set()
         thread.join()
-    counter.count(max(0, min(measure(), total) - counter.done))
+    counter.count(more())
     counter.close()

@@ -128,7 +128,8 @@ def answers_file(predictions_dir: str, name: str, lang: str) -> str:
 
 
 def prediction_files(checkpoints: Checkpoints, data: str, split: str, unlabelled: Sequence[str],
-                     predictions_dir: Optional[str] = None, submission_dir: Optional[str] = None) -> List[Tuple[str, str]]:
+                     predictions_dir: Optional[str] = None,
+                     submission_dir: Optional[str] = None) -> List[Tuple[str, str]]:
     """(flag, path) of every prediction file evaluate() may write with these arguments, known before it
     runs (a caller checks they replace nothing of anyone else's): QA answers per checkpoint and language
     of the data (--predictions-dir), and the split's languages without labels in XTREME's layout
@@ -139,7 +140,8 @@ def prediction_files(checkpoints: Checkpoints, data: str, split: str, unlabelled
         langs = read_data_info(data, required=()).get("languages", [])
         files += [("--predictions-dir", answers_file(predictions_dir, name, lang)) for name in names for lang in langs]
     if submission_dir:
-        files += [("--submission-dir", path) for path in submission_files(submission_dir, names, data, split, unlabelled)]
+        files += [("--submission-dir", path)
+                  for path in submission_files(submission_dir, names, data, split, unlabelled)]
     return files
 
 
