@@ -4,6 +4,8 @@ import argparse
 import importlib
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +46,13 @@ def test_every_command_is_read():
 @pytest.mark.parametrize("command,module", COMMANDS)
 def test_every_flag_has_a_help_line(command, module, monkeypatch):
     assert list(flags_without_help(command_parser(module, monkeypatch), command)) == []
+
+
+@pytest.mark.parametrize("module", ["xtune_fairseq.cli.preprocess", "xtune_fairseq.cli.pipeline",
+                                    "xtune_fairseq.cli.results"])
+def test_the_data_and_run_commands_start_without_torch(module):
+    """--help and flag errors of these commands come before torch and fairseq load (3-4 s on 2 cores):
+    the library modules they import load their writers and scorers on first use."""
+    code = f"import sys, {module}; print(sorted({{'torch', 'fairseq'}} & set(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr[-2000:]

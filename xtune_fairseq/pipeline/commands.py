@@ -12,7 +12,7 @@ from typing import List
 
 from xtune_fairseq.core.data.prepared import TASK_OF_KIND, data_kind
 from xtune_fairseq.pipeline.schedule import count_batches, schedule, world_size
-from xtune_fairseq.prepare import write_binarized_views
+from xtune_fairseq import prepare  # its writers load on first use: the views writer imports fairseq
 
 # fairseq 0.12's parser turns --bf16 into --tpu too (an XLA device): this entry point keeps it on CPU/GPU
 BF16_TRAINER = "xtune_fairseq.cli.fairseq_train"
@@ -109,7 +109,7 @@ def with_binarized_views(a, stage: int, cmd: List[str]) -> List[str]:
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{os.path.basename(os.path.abspath(a.out))}-stage{stage}")
     epochs = min(a.binarized_views_epochs, int(cmd[cmd.index("--max-epoch") + 1]))
     print(f"[xtune] stage {stage}: drawing {epochs} epoch(s) of views into "
-          f"{write_binarized_views(a.data, name, epochs, cmd[4:])}", flush=True)
+          f"{prepare.write_binarized_views(a.data, name, epochs, cmd[4:])}", flush=True)
     return cmd + ["--binarized-views", name]
 
 

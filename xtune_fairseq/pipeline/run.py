@@ -19,7 +19,7 @@ from xtune_fairseq.core.data.prepared import meta_path, read_data_info
 from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.files import OutputDir, open_output_dir
 from xtune_fairseq.core.xlmr_dir import check_model_dir
-from xtune_fairseq.evaluation import evaluate, write_outputs
+from xtune_fairseq import evaluation  # loads on first use: scoring imports torch and fairseq
 from xtune_fairseq.evaluation.submission import FOLDER as SUBMISSION, split_unlabelled, summary
 from xtune_fairseq.pipeline.checks import check_config, check_precision, parse_stages
 from xtune_fairseq.pipeline.commands import logging_env, stage_epochs, train_command, with_binarized_views
@@ -61,11 +61,11 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     runs = [f"stage{s}={os.path.join(a.out, f'stage{s}', 'checkpoint_best.pt')}" for s in evaluated]
     by_split = {}
     for split in splits:
-        by_split[split] = results = evaluate(runs, a.data, split, metric=a.metric,
-                                             submission_dir=os.path.join(a.out, SUBMISSION))
+        by_split[split] = results = evaluation.evaluate(runs, a.data, split, metric=a.metric,
+                                                        submission_dir=os.path.join(a.out, SUBMISSION))
         if any(r["per_language"] for r in results.values()):  # a split without labels: predictions only
             stem = os.path.join(a.out, results_stem(split))
-            print(write_outputs(results, stem + ".json", stem + ".md"), flush=True)
+            print(evaluation.write_outputs(results, stem + ".json", stem + ".md"), flush=True)
     print(f"[xtune] {summary(by_split)}", flush=True)
     return by_split[splits[0]]
 
