@@ -21,20 +21,16 @@ import tempfile
 import time
 from types import SimpleNamespace
 
-from xtune_fairseq.cli.common import add_report_flags, check_report_out, run_cli, write_report
-from xtune_fairseq.core.errors import InputError
-from xtune_fairseq.fairseq_wiring.checkpoints import checkpoint_state
-from xtune_fairseq.convert.fairseq_roberta import random_roberta, roberta_args
-from xtune_fairseq.core.xlmr_dir import read_dict_pieces, write_model_dir
-from xtune_fairseq.bench.gpu_timing import training_task
-from xtune_fairseq.core.xlmr_dir import ARCH_KEYS
+from xtune_fairseq.bench.gpu_timing import (PRECISION_FLAGS, kl_cell, kl_finite, same_batches, time_config,
+                                            training_task, without_cache)
 from xtune_fairseq.bench.suite import config_flags
-from xtune_fairseq.bench.gpu_timing import PRECISION_FLAGS, same_batches, time_config, training_task, without_cache
-from xtune_fairseq.prepare import preprocess
-from xtune_fairseq.bench.gpu_timing import kl_cell
-from xtune_fairseq.bench.gpu_timing import kl_finite
-from xtune_fairseq.prepare import build_tiny_model
+from xtune_fairseq.cli.common import add_report_flags, check_report_out, run_cli, write_report
+from xtune_fairseq.convert.fairseq_roberta import random_roberta, roberta_args
+from xtune_fairseq.core.errors import InputError
 from xtune_fairseq.core.synthetic import generate
+from xtune_fairseq.core.xlmr_dir import ARCH_KEYS, read_dict_pieces, write_model_dir
+from xtune_fairseq.fairseq_wiring.checkpoints import checkpoint_state
+from xtune_fairseq.prepare import build_tiny_model, preprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XLMR_BASE = {"layers": 12, "dim": 768, "heads": 12, "ffn": 3072, "vocab": 250002}

@@ -14,6 +14,7 @@ sampling sees a realistic spread of words. It then measures, each in a fresh pro
 """
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -23,9 +24,8 @@ import time
 
 import numpy as np
 
-from xtune_fairseq.cli.common import add_report_flags, check_report_out, run_cli, write_report
 from xtune_fairseq.bench.process_memory import child_pids, run_measured, smaps_mb, status_mb
-import gc
+from xtune_fairseq.cli.common import add_report_flags, check_report_out, run_cli, write_report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LABELS = ("entailment", "neutral", "contradiction")

@@ -16,6 +16,7 @@ import gc
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import time
 
@@ -25,7 +26,6 @@ from xtune_fairseq.bench.process_memory import smaps_mb, status_mb
 from xtune_fairseq.cli.common import add_report_flags, check_report_out, run_cli, write_report
 from xtune_fairseq.core.data.prepared import read_examples, read_translation_table
 from xtune_fairseq.core.data.readers import translation_table
-import subprocess
 
 LANGS = ("ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
 HOLDERS = ("dict", "mmap")

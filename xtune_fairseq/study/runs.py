@@ -1,11 +1,11 @@
 """The demos' rows: which run (folder, flags, stages) gives a table row, and training the rows of one
 seed, each run once, finished runs reused (their scores of the split kept in the run's folder)."""
 
+import json
 import os
 
 from xtune_fairseq import pipeline
 from xtune_fairseq.core.files import atomic_open
-import json
 
 
 class Row:
